@@ -1,0 +1,64 @@
+"""The one protocol every backend speaks: chat completion, optional JSON schema.
+
+Requests are plain data so they can be hashed into a cache key; responses
+carry token counts and latency for the run store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[tuple[str, str], ...]  # (role, content)
+    max_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int = 0
+    json_schema: str | None = None  # canonical JSON text of the schema, or None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["messages"] = [{"role": r, "content": c} for r, c in self.messages]
+        d["json_schema"] = json.loads(self.json_schema) if self.json_schema else None
+        return d
+
+    def key(self, model_id: str) -> str:
+        """Stable hash of the request and the model that answers it."""
+        d = {**asdict(self), "model": model_id}  # the schema stays text: its key order matters
+        payload = json.dumps(d, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class ChatResponse:
+    text: str
+    finish_reason: str = "stop"  # stop | length | error
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChatResponse:
+        return cls(**d)
+
+
+class Backend(Protocol):
+    """A loaded model. ``model_id`` names the exact weights (used in cache keys)."""
+
+    model_id: str
+    max_concurrency: int
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        """Answer one request; blocking, safe to call from worker threads."""
+        ...
+
+    def close(self) -> None: ...

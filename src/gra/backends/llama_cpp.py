@@ -1,0 +1,77 @@
+"""Embedded backend: a GGUF model loaded in-process with llama-cpp-python."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from ..errors import ModelUnavailable
+from .base import ChatRequest, ChatResponse
+
+
+class LlamaCppBackend:
+    """One loaded llama.cpp model. Calls are serialised: a llama context is not thread-safe."""
+
+    max_concurrency = 1
+
+    def __init__(self, model_id: str, path: Path, n_ctx: int = 4096, n_threads: int = 0):
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:  # pragma: no cover - a declared dependency
+            raise ModelUnavailable(f"llama-cpp-python is not importable ({e})") from None
+        self.model_id = model_id
+        self.path = path
+        try:
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count() or 1,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as e:
+            raise ModelUnavailable(f"llama.cpp could not load {path}: {e}", model_id) from None
+        self._lock = threading.Lock()
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        kwargs = {
+            "messages": [{"role": r, "content": c} for r, c in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+        }
+        if request.json_schema:
+            kwargs["response_format"] = {
+                "type": "json_object",
+                "schema": json.loads(request.json_schema),
+            }
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                out = self._llm.create_chat_completion(**kwargs)
+            except ValueError as e:  # e.g. prompt longer than the context window
+                return ChatResponse(
+                    text="",
+                    finish_reason="error",
+                    latency_s=time.perf_counter() - t0,
+                    extra={"error": str(e)[:300]},
+                )
+            latency = time.perf_counter() - t0
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return ChatResponse(
+            text=choice["message"].get("content") or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            latency_s=latency,
+        )
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None

@@ -1,0 +1,134 @@
+"""The ``gra`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import UserError
+from .formats import FORMATS
+
+
+@click.group()
+@click.version_option(__version__, prog_name="gra")
+def cli() -> None:
+    """Build training data for large models with a council of small ones."""
+
+
+@cli.command()
+@click.argument("seeds", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Council config (YAML or TOML); defaults are used for anything left out.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="New run directory [default: runs/synth-DATE-TIME].",
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    metavar="RUN_DIR",
+    help="Continue a stopped run in RUN_DIR (SEEDS and --config are taken from it).",
+)
+@click.option("--n", "target", type=int, help="Accepted samples wanted [default: 100].")
+@click.option(
+    "--max-candidates", type=int, help="Stop after this many candidates [default: 10 x n + 10]."
+)
+@click.option(
+    "--max-tokens", type=int, help="Stop once the run used this many tokens [0: no limit]."
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(FORMATS[1:]),
+    help="Also write data.FORMAT.jsonl (repeatable).",
+)
+def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, formats):
+    """Generate, review, adjudicate and deduplicate new samples from SEEDS."""
+    from .run import RunOptions, create_run, execute
+
+    opts = RunOptions(target, max_candidates, max_tokens, list(formats))
+    if resume is not None:
+        if seeds is not None or config_path is not None or out is not None:
+            raise UserError(
+                "give either SEEDS (a new run) or --resume RUN_DIR, not both", "--resume"
+            )
+        run_dir = resume
+    else:
+        if seeds is None:
+            raise UserError(
+                "missing SEEDS file (or --resume RUN_DIR to continue a run)", "gra synth"
+            )
+        run_dir = out or Path("runs") / time.strftime("synth-%Y%m%d-%H%M%S")
+        create_run(seeds, config_path, run_dir, opts)
+    result = execute(run_dir, opts)
+    s = result.summary
+    c = s["counts"]
+    click.echo(
+        f"{result.stop_reason}: {c['accepted']} accepted of {c['candidates']} candidates "
+        f"({c['rejected_by_council']} rejected by the council, {c['adjudicated']} adjudicated, "
+        f"{c['duplicates']} duplicates) in {s['wall_time_s']:.0f}s"
+    )
+    click.echo(f"output: {run_dir / 'data.jsonl'}")
+    click.echo(f"summary: {run_dir / 'summary.json'}")
+    if result.interrupted or s["status"] != "complete":
+        click.echo(f"continue with: gra synth --resume {run_dir}")
+    if result.interrupted:
+        sys.exit(130)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json: bool) -> None:
+    """List the embedded models: what is available and what is installed."""
+    from .models import cache_dir, describe
+
+    rows = describe()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="embedded models")
+    for col in ("name", "status", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["status"], r["description"])
+    console = Console()
+    console.print(table)
+    missing = [r for r in rows if r["status"] != "installed"]
+    for r in missing:
+        console.print(f"install {r['name']}: {r['install']}", soft_wrap=True)
+    console.print(
+        f"also usable: a path to any .gguf file, or hf:OWNER/REPO/FILE.gguf (cache: {cache_dir()})",
+        soft_wrap=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="gra", standalone_mode=False)
+    except UserError as e:
+        click.echo(f"gra: error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("gra: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        click.echo(f"gra: error: {e.format_message()} (see gra --help)", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,291 @@
+"""The council config: every knob of the method, with a documented default.
+
+A config file (YAML or TOML) overrides any subset of the defaults below.
+Unknown keys, wrong types and out-of-range values are user errors that name
+the file and the setting. ``examples/council.yaml`` spells out the defaults
+(a test keeps it equal to this module).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+from .models import EMBEDDED
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class ModelSettings:
+    source: str = ""  # registry name, path to a .gguf, or hf:OWNER/REPO/FILE
+    backend: str = "embedded"
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0 = all cores
+
+
+@dataclass
+class TaggingSettings:
+    model: str = "smollm2-135m"
+    max_tokens: int = 120
+    tag_outputs: bool = True  # keywords/summary for each accepted sample
+
+
+@dataclass
+class GenerationSettings:
+    models: list[str] = field(default_factory=lambda: ["qwen2.5-coder-0.5b", "smollm2-135m"])
+    pick: str = "random"  # random | round_robin (per candidate)
+    domains: str = "round_robin"  # round_robin | random (per candidate)
+    examples: int = 3  # k same-domain seeds shown to the generator
+    temperature: float = 0.9
+    instruction_max_tokens: int = 160
+    response_max_tokens: int = 400
+
+
+@dataclass
+class ReviewSettings:
+    models: list[str] = field(default_factory=lambda: ["qwen2.5-coder-0.5b", "smollm2-135m"])
+    reviewers: int = 2  # reviews per candidate
+    temperature: float = 0.2
+    max_tokens: int = 220
+
+
+@dataclass
+class AggregateSettings:
+    accept_mean: float = 7.0  # mean >= this (and agreement) -> accept
+    reject_mean: float = 5.0  # mean < this (and agreement) -> reject; between -> adjudicate
+    max_std: float = 1.5  # std > this -> reviewers disagree -> adjudicate
+    min_valid_reviews: int = 1  # fewer parsed reviews -> adjudicate
+
+
+@dataclass
+class AdjudicationSettings:
+    models: list[str] = field(default_factory=lambda: ["qwen2.5-coder-0.5b", "smollm2-135m"])
+    temperature: float = 0.2
+    max_tokens: int = 200
+
+
+@dataclass
+class DedupSettings:
+    threshold: float = 0.7  # Jaccard of word 3-gram shingles; >= is a duplicate
+    ngram: int = 3
+    num_perm: int = 128
+    field: str = "instruction"  # instruction | instruction+response
+
+
+@dataclass
+class ExecutorSettings:
+    concurrency: int = 2  # candidates in flight at once
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    models: dict[str, ModelSettings] = field(
+        default_factory=lambda: {
+            name: ModelSettings(source=name) for name in ("qwen2.5-coder-0.5b", "smollm2-135m")
+        }
+    )
+    tagging: TaggingSettings = field(default_factory=TaggingSettings)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
+    aggregate: AggregateSettings = field(default_factory=AggregateSettings)
+    adjudication: AdjudicationSettings = field(default_factory=AdjudicationSettings)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+
+    def model_names(self) -> list[str]:
+        """Every model some role uses, in first-use order."""
+        names = [self.tagging.model, *self.generation.models, *self.review.models]
+        names += self.adjudication.models
+        return list(dict.fromkeys(names))
+
+    def model(self, name: str) -> ModelSettings:
+        return self.models.get(name) or ModelSettings(source=name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "generation.pick": ("random", "round_robin"),
+    "generation.domains": ("random", "round_robin"),
+    "dedup.field": ("instruction", "instruction+response"),
+    "backend": ("embedded",),
+}
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _build(cls: type, data: Any, where: str, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise UserError(f"setting '{path or 'top level'}' must be a mapping", where)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{path}.{key}" if path else str(key)
+        if key not in names:
+            raise UserError(
+                f"unknown setting '{full}'; known here: {', '.join(sorted(names))}", where
+            )
+        kwargs[key] = _coerce(hints[key], value, where, full)
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, where: str, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where, path)
+    if origin is dict:
+        _, vt = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise UserError(f"setting '{path}' must be a mapping of name -> settings", where)
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, str):  # shorthand: name: source
+                v = {"source": v}
+            out[str(k)] = _coerce(vt, v or {}, where, f"{path}.{k}")
+        return out
+    if origin is list:
+        (it,) = typing.get_args(tp)
+        if not isinstance(value, list) or not value:
+            raise UserError(f"setting '{path}' must be a non-empty list", where)
+        return [_coerce(it, v, where, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported config type {tp}")  # pragma: no cover
+    ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise UserError(
+            f"setting '{path}' must be {_type_name(tp)}, got {type(value).__name__} {value!r}",
+            where,
+        )
+    return value
+
+
+def _check(cfg: Config, where: str) -> None:
+    def bad(path: str, msg: str) -> UserError:
+        return UserError(f"setting '{path}' {msg}", where)
+
+    for path, allowed in CHOICES.items():
+        if "." not in path:
+            continue
+        section, key = path.split(".")
+        value = getattr(getattr(cfg, section), key)
+        if value not in allowed:
+            raise bad(path, f"must be one of {', '.join(allowed)}, got {value!r}")
+    for name, m in cfg.models.items():
+        if m.backend not in CHOICES["backend"]:
+            raise bad(f"models.{name}.backend", f"must be one of {', '.join(CHOICES['backend'])}")
+        if not m.source:
+            m.source = name
+        if m.n_ctx < 256:
+            raise bad(f"models.{name}.n_ctx", "must be at least 256")
+    a = cfg.aggregate
+    for key in ("accept_mean", "reject_mean"):
+        if not 1.0 <= getattr(a, key) <= 10.0:
+            raise bad(f"aggregate.{key}", "must be between 1 and 10")
+    if a.reject_mean > a.accept_mean:
+        raise bad("aggregate.reject_mean", "must not exceed aggregate.accept_mean")
+    if a.max_std < 0:
+        raise bad("aggregate.max_std", "must be >= 0")
+    positive = {
+        "review.reviewers": cfg.review.reviewers,
+        "generation.examples": cfg.generation.examples,
+        "executor.concurrency": cfg.executor.concurrency,
+        "aggregate.min_valid_reviews": a.min_valid_reviews,
+        "dedup.ngram": cfg.dedup.ngram,
+        "dedup.num_perm": cfg.dedup.num_perm,
+    }
+    for section in ("tagging", "review", "adjudication"):
+        positive[f"{section}.max_tokens"] = getattr(cfg, section).max_tokens
+    positive["generation.instruction_max_tokens"] = cfg.generation.instruction_max_tokens
+    positive["generation.response_max_tokens"] = cfg.generation.response_max_tokens
+    for path, value in positive.items():
+        if value < 1:
+            raise bad(path, "must be >= 1")
+    if a.min_valid_reviews > cfg.review.reviewers:
+        raise bad("aggregate.min_valid_reviews", "must not exceed review.reviewers")
+    if not 0.0 < cfg.dedup.threshold <= 1.0:
+        raise bad("dedup.threshold", "must be in (0, 1]")
+    for section in ("generation", "review", "adjudication"):
+        t = getattr(cfg, section).temperature
+        if not 0.0 <= t <= 2.0:
+            raise bad(f"{section}.temperature", "must be between 0 and 2")
+    for name in cfg.model_names():
+        if name in cfg.models or name in EMBEDDED:
+            continue
+        if name.startswith("hf:") or name.endswith(".gguf"):
+            continue
+        raise UserError(
+            f"model '{name}' is used by a role but not defined; add it under 'models:' "
+            f"or use one of {', '.join(EMBEDDED)}",
+            where,
+        )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    where = str(path)
+    if not path.is_file():
+        raise UserError("config file not found", where)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"not UTF-8 (byte {e.start}); save the config as UTF-8", where) from None
+    if path.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise UserError(f"invalid TOML: {e}", where) from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            problem = getattr(e, "problem", None) or "invalid YAML"
+            if mark is not None:
+                where = f"{path}:{mark.line + 1}"
+            raise UserError(f"invalid YAML: {problem}", where) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError("the config must be a mapping of settings", where)
+    return data
+
+
+def load_config(path: str | Path | None = None, data: dict[str, Any] | None = None) -> Config:
+    """Defaults, overridden by a config file and then by ``data`` (e.g. a run snapshot)."""
+    where = str(path) if path else "config"
+    merged: dict[str, Any] = {}
+    if path is not None:
+        merged = _read(Path(path))
+    if data:
+        merged = _deep_merge(merged, data)
+    cfg = _build(Config, merged, where, "")
+    _check(cfg, where)
+    return cfg
+
+
+def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,121 @@
+"""Local asyncio executor: loads each model once and runs calls with bounded
+concurrency per model, answering repeated requests from the run store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .backends.base import Backend, ChatRequest, ChatResponse
+from .config import Config, ModelSettings
+from .models import EMBEDDED, resolve
+from .records import CallInfo
+from .store import Store
+
+
+def model_id(settings: ModelSettings) -> str:
+    """Names the exact weights, without loading them (part of every cache key)."""
+    src = settings.source
+    if src in EMBEDDED:
+        return f"{src}@{EMBEDDED[src].sha256[:16]}"
+    if src.startswith("hf:"):
+        return src
+    p = Path(src).expanduser()
+    size = p.stat().st_size if p.is_file() else 0
+    return f"file:{p.resolve()}:{size}"
+
+
+def load_backend(settings: ModelSettings) -> Backend:
+    from .backends.llama_cpp import LlamaCppBackend
+
+    path = resolve(settings.source)
+    return LlamaCppBackend(model_id(settings), path, settings.n_ctx, settings.n_threads)
+
+
+class ModelPool:
+    """One loaded instance per distinct model, shared by every role that names it."""
+
+    def __init__(self, cfg: Config, loader=load_backend):
+        self.cfg = cfg
+        self._loader = loader
+        self._backends: dict[tuple, Backend] = {}
+        self._loading: dict[tuple, asyncio.Lock] = {}
+        self._slots: dict[tuple, asyncio.Semaphore] = {}
+
+    def _key(self, name: str) -> tuple:
+        s = self.cfg.model(name)
+        return (s.source, s.backend, s.n_ctx, s.n_threads)
+
+    def model_id(self, name: str) -> str:
+        return model_id(self.cfg.model(name))
+
+    async def get(self, name: str) -> tuple[Backend, asyncio.Semaphore]:
+        key = self._key(name)
+        lock = self._loading.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._backends:
+                backend = await asyncio.to_thread(self._loader, self.cfg.model(name))
+                self._backends[key] = backend
+                self._slots[key] = asyncio.Semaphore(backend.max_concurrency)
+        return self._backends[key], self._slots[key]
+
+    def loaded(self) -> list[str]:
+        return [k[0] for k in self._backends]
+
+    def close(self) -> None:
+        for b in self._backends.values():
+            b.close()
+        self._backends.clear()
+
+
+@dataclass
+class LiveStats:
+    """What this session did live (cache hits excluded), for the progress display."""
+
+    calls: int = 0
+    cached: int = 0
+    completion_tokens: int = 0
+    model_time_s: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+    def tokens_per_s(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return self.completion_tokens / elapsed if elapsed > 0 else 0.0
+
+
+class Caller:
+    """Answers a request from the store, or from the model (then records it)."""
+
+    def __init__(self, pool: ModelPool, store: Store):
+        self.pool = pool
+        self.store = store
+        self.stats = LiveStats()
+
+    async def __call__(
+        self, model: str, role: str, prompt: str, request: ChatRequest
+    ) -> tuple[ChatResponse, CallInfo]:
+        key = request.key(self.pool.model_id(model))
+        reply = self.store.get_call(key)
+        cached = reply is not None
+        if reply is None:
+            backend, slot = await self.pool.get(model)
+            async with slot:
+                reply = await asyncio.to_thread(backend.chat, request)
+            self.store.put_call(key, model, role, prompt, request, reply)
+            self.stats.calls += 1
+            self.stats.completion_tokens += reply.completion_tokens
+            self.stats.model_time_s += reply.latency_s
+        else:
+            self.stats.cached += 1
+        info = CallInfo(
+            model=model,
+            prompt=prompt,
+            key=key,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            latency_s=round(reply.latency_s, 4),
+            cached=cached,
+        )
+        return reply, info

@@ -1,0 +1,144 @@
+"""Export formats for gra output records, and a crash-safe JSONL writer.
+
+A gra record is a dict with at least ``instruction``, ``response`` and ``id``
+(optionally ``input`` and ``domain``). ``gra`` exports records unchanged; the
+other formats keep only the instruction/input/response content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CONVERTERS",
+    "FORMATS",
+    "convert",
+    "export",
+    "export_path",
+    "to_alpaca",
+    "to_gra",
+    "to_openai",
+    "to_sharegpt",
+    "write_jsonl_atomic",
+]
+
+FORMATS = ("gra", "alpaca", "sharegpt", "openai")
+
+Record = dict[str, Any]
+
+
+def _user_turn(r: Record) -> str:
+    """Instruction, plus a blank line and the input when there is one."""
+    inp = r.get("input") or ""
+    return f"{r['instruction']}\n\n{inp}" if inp else r["instruction"]
+
+
+def to_gra(r: Record) -> Record:
+    """The record unchanged (a shallow copy)."""
+    return dict(r)
+
+
+def to_alpaca(r: Record) -> Record:
+    """Alpaca: ``{"instruction", "input", "output"}``."""
+    return {"instruction": r["instruction"], "input": r.get("input") or "", "output": r["response"]}
+
+
+def to_sharegpt(r: Record) -> Record:
+    """ShareGPT: ``{"id", "conversations": [human, gpt]}``."""
+    return {
+        "id": r["id"],
+        "conversations": [
+            {"from": "human", "value": _user_turn(r)},
+            {"from": "gpt", "value": r["response"]},
+        ],
+    }
+
+
+def to_openai(r: Record) -> Record:
+    """OpenAI chat fine-tuning: ``{"messages": [user, assistant]}``."""
+    return {
+        "messages": [
+            {"role": "user", "content": _user_turn(r)},
+            {"role": "assistant", "content": r["response"]},
+        ]
+    }
+
+
+CONVERTERS: dict[str, Callable[[Record], Record]] = {
+    "gra": to_gra,
+    "alpaca": to_alpaca,
+    "sharegpt": to_sharegpt,
+    "openai": to_openai,
+}
+
+
+def _check_fmt(fmt: str) -> None:
+    if fmt not in CONVERTERS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+
+
+def convert(r: Record, fmt: str) -> Record:
+    """Convert one record to ``fmt`` (one of ``FORMATS``)."""
+    _check_fmt(fmt)
+    return CONVERTERS[fmt](r)
+
+
+def export_path(run_dir: Path, fmt: str) -> Path:
+    """Where ``export`` writes ``fmt``: ``data.jsonl`` for gra, else ``data.<fmt>.jsonl``."""
+    _check_fmt(fmt)
+    return Path(run_dir) / ("data.jsonl" if fmt == "gra" else f"data.{fmt}.jsonl")
+
+
+def write_jsonl_atomic(path: str | os.PathLike[str], records: Iterable[Record]) -> int:
+    """Write ``records`` as UTF-8 JSONL, atomically; returns the number written.
+
+    Writes to a temporary file in the same directory, fsyncs it and then
+    ``os.replace``s it over ``path``, so an error or crash midway leaves any
+    existing file at ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            for rec in records:
+                f.write(json.dumps(rec, ensure_ascii=False))
+                f.write("\n")
+                count += 1
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return count
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist a rename on POSIX; a no-op where directories cannot be opened."""
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def export(records: list[Record], run_dir: Path, fmt: str) -> Path:
+    """Write ``records`` converted to ``fmt`` under ``run_dir``; returns the file path."""
+    out = export_path(run_dir, fmt)
+    convert_one = CONVERTERS[fmt]
+    write_jsonl_atomic(out, (convert_one(r) for r in records))
+    return out

@@ -1,0 +1,277 @@
+"""gra synth: seeds -> tag -> generate -> cheap checks -> review -> aggregate
+-> adjudicate (on disagreement) -> dedup. Writing happens in ``writer``.
+
+Every random choice for candidate ``idx`` comes from a generator seeded by
+(run seed, idx), and every model call is answered from the run store when it
+was made before, so re-running an unfinished candidate after a crash replays
+its completed calls and continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import Config
+from .dedup import NearDupIndex
+from .executor import Caller
+from .records import Candidate, Review, Seed
+from .seeds import seed_domains
+from .steps import adjudicate, generate, review, tag
+from .steps.aggregate import aggregate
+from .steps.checks import response_problem
+from .steps.common import ParseError, derive_seed
+from .store import Store
+
+
+@dataclass
+class Budget:
+    target: int  # accepted samples wanted
+    max_candidates: int
+    max_tokens: int  # 0 = unlimited
+
+
+def pick_reviewers(models: list[str], generator: str, n: int, start: int) -> list[str]:
+    """n reviewers, never the generator while another model exists; cycles if few."""
+    pool = [m for m in models if m != generator] or list(models)
+    return [pool[(start + j) % len(pool)] for j in range(n)]
+
+
+def pick_adjudicator(models: list[str], generator: str) -> str:
+    """The first listed adjudicator that is not the generator (if there is one)."""
+    return next((m for m in models if m != generator), models[0])
+
+
+class Synth:
+    def __init__(
+        self,
+        cfg: Config,
+        seeds: list[Seed],
+        store: Store,
+        caller: Caller,
+        on_candidate: Callable[[Candidate], None] | None = None,
+    ):
+        self.cfg = cfg
+        self.store = store
+        self.call = caller
+        self.on_candidate = on_candidate or (lambda c: None)
+        self.by_domain = seed_domains(seeds)
+        self.domains = list(self.by_domain)
+        d = cfg.dedup
+        self.index = NearDupIndex(d.threshold, num_perm=d.num_perm, ngram=d.ngram)
+        for s in seeds:
+            self.index.check_and_add(f"seed:{s.id}", self.dedup_text(s.instruction, s.response))
+        for c in store.candidates("accepted"):
+            self.index.check_and_add(c.id, self.dedup_text(c.instruction, c.response))
+        self._tags: dict[str, asyncio.Future] = {}
+        self.tag_failures = 0
+
+    def dedup_text(self, instruction: str, response: str) -> str:
+        if self.cfg.dedup.field == "instruction":
+            return instruction
+        return f"{instruction}\n{response}"
+
+    # steps -----------------------------------------------------------------
+    async def tags(self, item_id: str, item: dict) -> tuple[list[str], str]:
+        """Keywords and summary for a seed or sample; one call per item per run."""
+        if item_id not in self._tags:
+            self._tags[item_id] = asyncio.ensure_future(self._tag(item_id, item))
+        return await self._tags[item_id]
+
+    async def _tag(self, item_id: str, item: dict) -> tuple[list[str], str]:
+        t = self.cfg.tagging
+        req = tag.build(item, max_tokens=t.max_tokens, seed=derive_seed(self.cfg.seed, item_id))
+        reply, _ = await self.call(t.model, "tag", tag.PROMPT.id, req)
+        try:
+            return tag.parse(reply.text)
+        except ParseError:
+            self.tag_failures += 1
+            return [], ""
+
+    async def candidate(self, idx: int) -> Candidate:
+        cfg, g = self.cfg, self.cfg.generation
+        rng = random.Random(derive_seed(cfg.seed, idx, "plan"))
+        domain = (
+            self.domains[idx % len(self.domains)]
+            if g.domains == "round_robin"
+            else rng.choice(self.domains)
+        )
+        generator = (
+            g.models[idx % len(g.models)] if g.pick == "round_robin" else rng.choice(g.models)
+        )
+        pool = self.by_domain[domain]
+        examples = rng.sample(pool, min(g.examples, len(pool)))
+        c = Candidate(
+            idx=idx,
+            domain=domain,
+            generator=generator,
+            seed_ids=[s.id for s in examples],
+            state="running",
+        )
+
+        t0 = time.perf_counter()
+        for s, (kw, summary) in zip(
+            examples,
+            await asyncio.gather(*(self.tags(f"seed:{s.id}", s.to_dict()) for s in examples)),
+            strict=True,
+        ):
+            s.keywords, s.summary = kw, summary
+        c.timings["tag_s"] = round(time.perf_counter() - t0, 3)
+
+        t0 = time.perf_counter()
+        req = generate.build_instruction(
+            domain,
+            examples,
+            max_tokens=g.instruction_max_tokens,
+            temperature=g.temperature,
+            seed=derive_seed(cfg.seed, idx, "instruction"),
+        )
+        reply, c.calls["instruction"] = await self.call(
+            generator, "generate", generate.INSTRUCTION_PROMPT.id, req
+        )
+        try:
+            c.instruction = generate.parse_instruction(reply.text)
+        except ParseError as e:
+            return self._end(c, "failed", f"generator reply unreadable: {e}", t0)
+        req = generate.build_response(
+            c.instruction,
+            c.input,
+            max_tokens=g.response_max_tokens,
+            temperature=g.temperature,
+            seed=derive_seed(cfg.seed, idx, "response"),
+        )
+        reply, c.calls["response"] = await self.call(
+            generator, "generate", generate.RESPONSE_PROMPT.id, req
+        )
+        c.response = reply.text.strip()
+        c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
+
+        problem = response_problem(c.instruction, c.response, reply)
+        if problem:
+            return self._end(c, "rejected", f"cheap check: {problem}")
+        dup = self.index.query(self.dedup_text(c.instruction, c.response))
+        if dup:
+            return self._dup(c, dup)
+
+        t0 = time.perf_counter()
+        c.reviews = await self._reviews(c, rng.randrange(1 << 16))
+        c.aggregate = aggregate(c.reviews, cfg.aggregate)
+        c.timings["review_s"] = round(time.perf_counter() - t0, 3)
+        keep, reason = c.aggregate.decision == "accept", c.aggregate.reason
+        if c.aggregate.decision == "adjudicate":
+            t0 = time.perf_counter()
+            keep, reason = await self._adjudicate(c)
+            c.timings["adjudicate_s"] = round(time.perf_counter() - t0, 3)
+        if not keep:
+            return self._end(c, "rejected", reason)
+
+        dup = self.index.check_and_add(c.id, self.dedup_text(c.instruction, c.response))
+        if dup:
+            return self._dup(c, dup)
+        if cfg.tagging.tag_outputs:
+            item = {"instruction": c.instruction, "input": c.input, "response": c.response}
+            c.keywords, c.summary = await self.tags(c.id, item)
+        return self._end(c, "accepted", reason)
+
+    async def _reviews(self, c: Candidate, start: int) -> list[Review]:
+        r = self.cfg.review
+        names = pick_reviewers(r.models, c.generator, r.reviewers, start)
+
+        async def one(j: int, name: str) -> Review:
+            req = review.build(
+                c.instruction,
+                c.input,
+                c.response,
+                max_tokens=r.max_tokens,
+                temperature=r.temperature,
+                seed=derive_seed(self.cfg.seed, c.idx, "review", j),
+            )
+            reply, info = await self.call(name, "review", review.PROMPT.id, req)
+            rev = review.parse(name, reply.text)
+            rev.call = info
+            return rev
+
+        return list(await asyncio.gather(*(one(j, n) for j, n in enumerate(names))))
+
+    async def _adjudicate(self, c: Candidate) -> tuple[bool, str]:
+        a = self.cfg.adjudication
+        name = pick_adjudicator(a.models, c.generator)
+        req = adjudicate.build(
+            c.instruction,
+            c.input,
+            c.response,
+            c.reviews,
+            max_tokens=a.max_tokens,
+            temperature=a.temperature,
+            seed=derive_seed(self.cfg.seed, c.idx, "adjudicate"),
+        )
+        reply, info = await self.call(name, "adjudicate", adjudicate.PROMPT.id, req)
+        c.adjudication = adjudicate.parse(name, reply.text)
+        c.adjudication.call = info
+        verdict = "keep" if c.adjudication.keep else "drop"
+        return c.adjudication.keep, f"adjudicator: {verdict}: {c.adjudication.reason}"
+
+    @staticmethod
+    def _end(c: Candidate, state: str, reason: str, t0: float | None = None) -> Candidate:
+        if t0 is not None:
+            c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
+        c.state, c.reason = state, reason
+        return c
+
+    def _dup(self, c: Candidate, dup: tuple[str, float]) -> Candidate:
+        c.duplicate_of = dup[0]
+        return self._end(c, "duplicate", f"near-duplicate of {dup[0]} (jaccard {dup[1]:.2f})")
+
+    # the loop --------------------------------------------------------------
+    async def run(self, budget: Budget) -> str:
+        """Run until the target or a budget is reached; returns the stop reason."""
+        store = self.store
+        counts = store.state_counts()
+        accepted = counts.get("accepted", 0)
+        launched = sum(counts.values())
+        pending = [c.idx for c in store.candidates("running")]
+        existing = store.candidates()
+        next_idx = (existing[-1].idx + 1) if existing else 0
+        in_flight: dict[asyncio.Task, int] = {}
+        stop: str | None = None
+        try:
+            while True:
+                while stop is None and len(in_flight) < self.cfg.executor.concurrency:
+                    if accepted >= budget.target:
+                        stop = f"target reached ({budget.target} accepted)"
+                    elif pending:
+                        idx = pending.pop(0)
+                    elif launched >= budget.max_candidates:
+                        stop = f"max candidates reached ({budget.max_candidates})"
+                    elif budget.max_tokens and store.total_tokens() >= budget.max_tokens:
+                        stop = f"max tokens reached ({budget.max_tokens})"
+                    else:
+                        idx, next_idx, launched = next_idx, next_idx + 1, launched + 1
+                        store.save_candidate(Candidate(idx, "", "", [], state="running"))
+                    if stop is None:
+                        in_flight[asyncio.ensure_future(self.candidate(idx))] = idx
+                if not in_flight:
+                    return stop or "nothing to do"
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del in_flight[task]
+                    c = task.result()
+                    if c.state == "accepted":
+                        if accepted >= budget.target:
+                            c.state = "surplus"
+                        else:
+                            accepted += 1
+                    store.save_candidate(c)
+                    self.on_candidate(c)
+                if accepted >= budget.target and in_flight:
+                    stop = f"target reached ({budget.target} accepted)"
+                    break
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+        return stop or "stopped"
