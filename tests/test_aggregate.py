@@ -43,7 +43,9 @@ def test_mean_and_population_std():
 
 
 def test_overall_is_mean_of_six_dimensions():
-    r = Review(reviewer="m", ok=True, scores=dict(zip(DIMENSIONS, [10, 8, 6, 4, 2, 6], strict=True)))
+    r = Review(
+        reviewer="m", ok=True, scores=dict(zip(DIMENSIONS, [10, 8, 6, 4, 2, 6], strict=True))
+    )
     assert r.overall == pytest.approx(6.0)
 
 

@@ -51,8 +51,9 @@ def test_review_schema_asks_critique_first_then_six_scores():
 def test_request_key_depends_on_model_and_content():
     a = review.build("Q?", "", "A.", max_tokens=99, temperature=0.2, seed=1)
     b = review.build("Q?", "", "A.", max_tokens=99, temperature=0.2, seed=2)
-    assert a.key("m1") == review.build("Q?", "", "A.", max_tokens=99, temperature=0.2,
-                                       seed=1).key("m1")
+    assert a.key("m1") == review.build("Q?", "", "A.", max_tokens=99, temperature=0.2, seed=1).key(
+        "m1"
+    )
     assert len({a.key("m1"), a.key("m2"), b.key("m1")}) == 3
 
 

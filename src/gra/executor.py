@@ -92,6 +92,29 @@ class Caller:
         self.pool = pool
         self.store = store
         self.stats = LiveStats()
+        self._live_tasks: set[asyncio.Task] = set()
+        self._closing = False
+
+    async def _live(
+        self, model: str, role: str, prompt: str, key: str, request: ChatRequest
+    ) -> ChatResponse:
+        backend, slot = await self.pool.get(model)
+        async with slot:
+            if self._closing:
+                raise asyncio.CancelledError
+            reply = await asyncio.to_thread(backend.chat, request)
+        self.store.put_call(key, model, role, prompt, request, reply)
+        self.stats.calls += 1
+        self.stats.completion_tokens += reply.completion_tokens
+        self.stats.model_time_s += reply.latency_s
+        return reply
+
+    async def drain(self) -> None:
+        """Let calls already running finish and be stored (none is started anew)."""
+        self._closing = True
+        if self._live_tasks:
+            await asyncio.gather(*self._live_tasks, return_exceptions=True)
+        self._closing = False
 
     async def __call__(
         self, model: str, role: str, prompt: str, request: ChatRequest
@@ -100,13 +123,11 @@ class Caller:
         reply = self.store.get_call(key)
         cached = reply is not None
         if reply is None:
-            backend, slot = await self.pool.get(model)
-            async with slot:
-                reply = await asyncio.to_thread(backend.chat, request)
-            self.store.put_call(key, model, role, prompt, request, reply)
-            self.stats.calls += 1
-            self.stats.completion_tokens += reply.completion_tokens
-            self.stats.model_time_s += reply.latency_s
+            # shielded: a call that completes is stored even if its candidate is cancelled
+            task = asyncio.ensure_future(self._live(model, role, prompt, key, request))
+            self._live_tasks.add(task)
+            task.add_done_callback(self._live_tasks.discard)
+            reply = await asyncio.shield(task)
         else:
             self.stats.cached += 1
         info = CallInfo(

