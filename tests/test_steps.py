@@ -28,7 +28,9 @@ def test_generate_prompt_shows_examples_and_tags():
     req = generate.build_instruction("math", ex, max_tokens=50, temperature=0.9, seed=3)
     (sys_role, _), (user_role, user) = req.messages
     assert (sys_role, user_role) == ("system", "user")
-    assert "Add 2 and 3." in user and "Keywords: addition" in user and '"math"' in user
+    assert (
+        "Add 2 and 3." in user and "keywords: addition; summary: a sum" in user and '"math"' in user
+    )
     schema = json.loads(req.json_schema)
     assert schema["required"] == ["instruction"]
     assert (req.max_tokens, req.temperature, req.seed) == (50, 0.9, 3)
@@ -116,3 +118,9 @@ def test_derive_seed_is_stable_and_distinct():
     assert derive_seed(0, 1, "review", 0) == derive_seed(0, 1, "review", 0)
     assert derive_seed(0, 1, "review", 0) != derive_seed(0, 1, "review", 1)
     assert 0 <= derive_seed("x") < 2**31
+
+
+def test_raw_newlines_inside_strings_are_read():
+    text = '{"critique": "Line one.\nLine two.", ' + ", ".join(f'"{d}": 6' for d in DIMENSIONS)
+    r = review.parse("m", text + "}")
+    assert r.ok and r.critique == "Line one.\nLine two." and r.overall == 6.0

@@ -183,8 +183,9 @@ class NearDupIndex:
     ``query`` reports an exact duplicate (normalised text equal, similarity 1.0)
     or the indexed item with the highest true shingle Jaccard >= ``threshold``
     among the LSH candidates; ties go to the earliest added item. Bands/rows
-    weigh false positives and negatives equally, so recall is near 1 well above
-    the threshold but only partial right at it.
+    weigh false negatives 9:1 over false positives (which the exact re-check
+    removes): at threshold 0.7 and 128 permutations a pair exactly at the
+    threshold is found with probability 0.92, one at 0.75 with 0.98.
     """
 
     def __init__(
@@ -201,7 +202,9 @@ class NearDupIndex:
         self.threshold = threshold
         self.ngram = ngram
         self.hasher = MinHasher(num_perm=num_perm, seed=seed)
-        self.bands, self.rows = optimal_bands(threshold, num_perm)
+        # every LSH hit is re-checked with true Jaccard, so a false positive costs one
+        # set comparison while a false negative is a duplicate let through: weigh recall.
+        self.bands, self.rows = optimal_bands(threshold, num_perm, fp_weight=0.1, fn_weight=0.9)
         self._tables: list[dict[bytes, list[str]]] = [{} for _ in range(self.bands)]
         self._exact: dict[bytes, str] = {}
         self._shingles: dict[str, set[int]] = {}

@@ -61,9 +61,6 @@ class ModelPool:
                 self._slots[key] = asyncio.Semaphore(backend.max_concurrency)
         return self._backends[key], self._slots[key]
 
-    def loaded(self) -> list[str]:
-        return [k[0] for k in self._backends]
-
     def close(self) -> None:
         for b in self._backends.values():
             b.close()

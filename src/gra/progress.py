@@ -27,10 +27,11 @@ class Progress:
             from rich.console import Console
             from rich.live import Live
 
+            # get_renderable: elapsed time and tok/s refresh between candidates too
             self._live = Live(
-                self._line(),
+                get_renderable=self._line,
                 console=Console(file=self.stream),
-                refresh_per_second=4,
+                refresh_per_second=2,
                 transient=False,
             )
             self._live.__enter__()
@@ -54,7 +55,7 @@ class Progress:
         self.counts[c.state] += 1
         self.adjudicated += c.adjudication is not None
         if self._live is not None:
-            self._live.update(self._line())
+            self._live.refresh()
             return
         score = ""
         if c.aggregate and c.aggregate.mean is not None:
@@ -66,14 +67,7 @@ class Progress:
             flush=True,
         )
 
-    def message(self, text: str) -> None:
-        if self._live is not None:
-            self._live.console.print(text)
-        else:
-            print(text, file=self.stream, flush=True)
-
     def close(self) -> None:
         if self._live is not None:
-            self._live.update(self._line())
             self._live.__exit__(None, None, None)
             self._live = None

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .formats import export, write_jsonl_atomic
+from .formats import export
 from .records import Candidate
 from .store import Store
 
@@ -124,6 +124,3 @@ def write_outputs(
     tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
     return summary
-
-
-__all__ = ["output_record", "summarize", "write_outputs", "write_jsonl_atomic"]

@@ -50,13 +50,13 @@ def parse_object(text: str) -> dict[str, Any]:
     """The JSON object in a reply: the whole text, or the first {...} span in it."""
     s = _FENCE.sub("", text.strip())
     try:
-        value = json.loads(s)
+        value = json.loads(s, strict=False)  # small models put raw newlines in strings
     except ValueError:
         start, end = s.find("{"), s.rfind("}")
         if start < 0 or end <= start:
             raise ParseError("no JSON object in reply") from None
         try:
-            value = json.loads(s[start : end + 1])
+            value = json.loads(s[start : end + 1], strict=False)
         except ValueError as e:
             raise ParseError(f"invalid JSON: {e.msg}") from None
     if not isinstance(value, dict):
