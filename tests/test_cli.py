@@ -51,10 +51,10 @@ def test_bad_seeds_exit_2_and_create_nothing(tmp_path, content, words):
     assert not (tmp_path / "run").exists()
 
 
-def test_bad_config_names_the_setting(tmp_path):
+def synth_with_config(tmp_path: Path, config: str) -> subprocess.CompletedProcess:
     (tmp_path / "s.jsonl").write_text(GOOD)
-    (tmp_path / "c.yaml").write_text("review:\n  reviewers: 0\n")
-    p = gra(
+    (tmp_path / "c.yaml").write_text(config)
+    return gra(
         "synth",
         str(tmp_path / "s.jsonl"),
         "--config",
@@ -62,22 +62,20 @@ def test_bad_config_names_the_setting(tmp_path):
         "--out",
         str(tmp_path / "run"),
     )
-    assert_user_error(p, "c.yaml", "review.reviewers")
-    assert not (tmp_path / "run").exists()
 
 
-def test_missing_model_file_is_a_user_error(tmp_path):
-    (tmp_path / "s.jsonl").write_text(GOOD)
-    (tmp_path / "c.yaml").write_text("models:\n  mine: /nowhere/m.gguf\ntagging:\n  model: mine\n")
-    p = gra(
-        "synth",
-        str(tmp_path / "s.jsonl"),
-        "--config",
-        str(tmp_path / "c.yaml"),
-        "--out",
-        str(tmp_path / "run"),
-    )
-    assert_user_error(p, "models.mine.source", "/nowhere/m.gguf")
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ("review:\n  reviewers: 0\n", ["c.yaml", "review.reviewers"]),
+        (
+            "models:\n  mine: /nowhere/m.gguf\ntagging:\n  model: mine\n",
+            ["models.mine.source", "/nowhere/m.gguf"],
+        ),
+    ],
+)
+def test_bad_config_or_missing_model_names_the_setting(tmp_path, config, words):
+    assert_user_error(synth_with_config(tmp_path, config), *words)
     assert not (tmp_path / "run").exists()
 
 

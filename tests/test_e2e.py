@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from gra.records import DIMENSIONS
+
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,14 +99,7 @@ tagging: {model: smollm2-135m, tag_outputs: true, max_tokens: 100}
         # never the generator as reviewer while another model exists
         assert [r["reviewer"] for r in prov["reviews"]] == ["qwen2.5-coder-0.5b"] * 2
         for r in prov["reviews"]:
-            assert r["ok"] is False or set(r["scores"]) == {
-                "correctness",
-                "clarity",
-                "completeness",
-                "relevance",
-                "coherence",
-                "ethicality",
-            }
+            assert r["ok"] is False or set(r["scores"]) == set(DIMENSIONS)
         assert prov["aggregate"]["decision"] in ("accept", "adjudicate")
         assert prov["generation_calls"]["response"]["completion_tokens"] > 0
     alpaca = read_jsonl(run / "data.alpaca.jsonl")

@@ -140,6 +140,14 @@ def _read_text(p: Path, where: str) -> str:
         ) from None
 
 
+def _object_at(loc: _Loc, value: object) -> tuple[_Loc, Record]:
+    if not isinstance(value, dict):
+        raise loc.error(
+            f'expected a JSON object with "instruction" and "response", got {_describe(value)}'
+        )
+    return loc, value
+
+
 def _read_jsonl(text: str, path: str) -> Iterator[Record]:
     first = True
     for n, line in enumerate(text.split("\n"), start=1):
@@ -155,12 +163,7 @@ def _read_jsonl(text: str, path: str) -> Iterator[Record]:
                 f"not valid JSON ({e.msg} at column {e.colno}); {hint}", f"{path}:{n}"
             ) from None
         first = False
-        loc = _Loc(path, "line", n)
-        if not isinstance(value, dict):
-            raise loc.error(
-                f'expected a JSON object with "instruction" and "response", got {_describe(value)}'
-            )
-        yield loc, value
+        yield _object_at(_Loc(path, "line", n), value)
 
 
 def _read_json(text: str, path: str) -> Iterator[Record]:
@@ -188,12 +191,7 @@ def _read_json(text: str, path: str) -> Iterator[Record]:
     elif not isinstance(value, list):
         raise UserError(f"expected a list of seed objects, got {_describe(value)}", path)
     for n, item in enumerate(items, start=1):
-        loc = _Loc(path, "item", n)
-        if not isinstance(item, dict):
-            raise loc.error(
-                f'expected a JSON object with "instruction" and "response", got {_describe(item)}'
-            )
-        yield loc, item
+        yield _object_at(_Loc(path, "item", n), item)
 
 
 def _read_csv(text: str, path: str) -> Iterator[Record]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..backends.base import ChatRequest
 from ..records import Adjudication, Review
 from ..templates import load
-from .common import ParseError, parse_object, request, string_field
+from .common import ParseError, pair_request, parse_object, string_field
 
 PROMPT = load("adjudicate")
 SCHEMA = {
@@ -28,19 +28,16 @@ def build(
     temperature: float,
     seed: int,
 ) -> ChatRequest:
-    variables = {
-        "instruction": instruction,
-        "input": input_text,
-        "response": response,
-        "reviews": reviews,
-    }
-    return request(
+    return pair_request(
         PROMPT,
-        variables,
+        instruction,
+        input_text,
+        response,
+        schema=SCHEMA,
         max_tokens=max_tokens,
         temperature=temperature,
         seed=seed,
-        schema=SCHEMA,
+        reviews=reviews,
     )
 
 

@@ -33,6 +33,30 @@ def request(
     )
 
 
+def pair_request(
+    prompt: Prompt,
+    instruction: str,
+    input_text: str,
+    response: str,
+    *,
+    schema: dict[str, Any],
+    max_tokens: int,
+    temperature: float,
+    seed: int,
+    **extra: Any,
+) -> ChatRequest:
+    """A request that shows one instruction-response pair (review, adjudicate)."""
+    variables = {"instruction": instruction, "input": input_text, "response": response, **extra}
+    return request(
+        prompt,
+        variables,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+        schema=schema,
+    )
+
+
 def derive_seed(*parts: Any) -> int:
     """A stable 31-bit sampling seed from run seed, candidate index, role, ..."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
