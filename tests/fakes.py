@@ -9,6 +9,31 @@ from gra.backends.base import ChatRequest, ChatResponse
 from gra.records import DIMENSIONS
 
 
+def scripted_reply(
+    user: str,
+    schema: dict | None,
+    n: int,
+    score: int = 8,
+    adjudicate: str = "keep",
+    broken_reviews: bool = False,
+) -> str:
+    """What a well-behaved council member would answer, chosen by the request's schema."""
+    props = (schema or {}).get("properties", {})
+    if "keywords" in props:
+        return json.dumps({"summary": "A task.", "keywords": ["k1", "k2"]})
+    if "instruction" in props:
+        # a distinct instruction per call so dedup does not fire by accident
+        words = " ".join(f"w{n}x{i}" for i in range(8))
+        return json.dumps({"instruction": f"Explain topic {words} in detail."})
+    if "critique" in props:
+        if broken_reviews:
+            return '{"critique": "cut off'
+        return json.dumps({"critique": "ok", **{d: score for d in DIMENSIONS}})
+    if "decision" in props:
+        return json.dumps({"reason": "because", "decision": adjudicate})
+    return f"An answer to: {user}"
+
+
 class FakeBackend:
     max_concurrency = 1
 
@@ -20,28 +45,14 @@ class FakeBackend:
         self.requests: list[ChatRequest] = []
         self._lock = threading.Lock()
 
-    def chat(self, req: ChatRequest) -> ChatResponse:
+    async def chat(self, req: ChatRequest) -> ChatResponse:
         with self._lock:
             self.requests.append(req)
             n = len(self.requests)
-        props = json.loads(req.json_schema)["properties"] if req.json_schema else {}
-        user = req.messages[-1][1]
-        if "keywords" in props:
-            text = json.dumps({"summary": "A task.", "keywords": ["k1", "k2"]})
-        elif "instruction" in props:
-            # a distinct instruction per call so dedup does not fire by accident
-            words = " ".join(f"w{n}x{i}" for i in range(8))
-            text = json.dumps({"instruction": f"Explain topic {words} in detail."})
-        elif "critique" in props:
-            if self.broken_reviews:
-                text = '{"critique": "cut off'
-            else:
-                s = self.score(req)
-                text = json.dumps({"critique": "ok", **{d: s for d in DIMENSIONS}})
-        elif "decision" in props:
-            text = json.dumps({"reason": "because", "decision": self.adjudicate})
-        else:
-            text = f"An answer to: {user}"
+        schema = json.loads(req.json_schema) if req.json_schema else None
+        text = scripted_reply(
+            req.messages[-1][1], schema, n, self.score(req), self.adjudicate, self.broken_reviews
+        )
         return ChatResponse(text, "stop", prompt_tokens=10, completion_tokens=5, latency_s=0.001)
 
     def close(self) -> None:

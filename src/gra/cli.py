@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -16,8 +17,17 @@ from .formats import FORMATS
 
 @click.group()
 @click.version_option(__version__, prog_name="gra")
-def cli() -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Debug logging (request bodies and prompts included)."
+)
+def cli(verbose: bool) -> None:
     """Build training data for large models with a council of small ones."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="gra: %(levelname)s: %(name)s: %(message)s" if verbose else "gra: %(message)s",
+    )
+    if not verbose:  # third-party chatter (one line per HTTP request) stays out
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @cli.command()

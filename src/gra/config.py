@@ -29,10 +29,23 @@ else:  # pragma: no cover
 
 @dataclass
 class ModelSettings:
+    backend: str = "embedded"  # embedded (llama.cpp in-process) | openai (any /v1 server)
+    # requests in flight at once; embedded: sequences decoded together in one batch
+    concurrency: int = 1
+    # embedded
     source: str = ""  # registry name, path to a .gguf, or hf:OWNER/REPO/FILE
-    backend: str = "embedded"
-    n_ctx: int = 4096
+    n_ctx: int = 4096  # per sequence
     n_threads: int = 0  # 0 = all cores
+    # openai
+    base_url: str = ""  # e.g. http://127.0.0.1:8000/v1
+    model: str = ""  # the server's name for the model [default: the name in models:]
+    api_key_env: str = ""  # environment variable holding the API key (never stored)
+    timeout_s: float = 120.0  # per request
+    max_retries: int = 4  # on 429, 5xx, timeouts, refused connections, broken bodies
+    retry_backoff_s: float = 1.0  # first backoff; doubles per try, full jitter, capped at 30 s
+    down_after: int = 3  # calls failing in a row (after retries) that stop the run
+    # json_schema | json_object | guided_json | none | auto (try them in that order)
+    structured_output: str = "auto"
 
 
 @dataclass
@@ -122,7 +135,8 @@ CHOICES = {
     "generation.pick": ("random", "round_robin"),
     "generation.domains": ("random", "round_robin"),
     "dedup.field": ("instruction", "instruction+response"),
-    "backend": ("embedded",),
+    "backend": ("embedded", "openai"),
+    "structured_output": ("auto", "json_schema", "json_object", "guided_json", "none"),
 }
 
 
@@ -190,12 +204,22 @@ def _check(cfg: Config, where: str) -> None:
         if value not in allowed:
             raise bad(path, f"must be one of {', '.join(allowed)}, got {value!r}")
     for name, m in cfg.models.items():
-        if m.backend not in CHOICES["backend"]:
-            raise bad(f"models.{name}.backend", f"must be one of {', '.join(CHOICES['backend'])}")
-        if not m.source:
+        for key in ("backend", "structured_output"):
+            if getattr(m, key) not in CHOICES[key]:
+                raise bad(f"models.{name}.{key}", f"must be one of {', '.join(CHOICES[key])}")
+        if m.backend == "openai":
+            if not m.base_url.startswith(("http://", "https://")):
+                raise bad(f"models.{name}.base_url", "must be an http(s) URL ending in /v1")
+            m.model = m.model or name
+        elif not m.source:
             m.source = name
         if m.n_ctx < 256:
             raise bad(f"models.{name}.n_ctx", "must be at least 256")
+        for key in ("concurrency", "timeout_s", "down_after"):
+            if getattr(m, key) <= 0:
+                raise bad(f"models.{name}.{key}", "must be > 0")
+        if m.max_retries < 0 or m.retry_backoff_s < 0:
+            raise bad(f"models.{name}.max_retries", "and retry_backoff_s must be >= 0")
     a = cfg.aggregate
     for key in ("accept_mean", "reject_mean"):
         if not 1.0 <= getattr(a, key) <= 10.0:

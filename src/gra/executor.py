@@ -1,5 +1,11 @@
 """Local asyncio executor: loads each model once and runs calls with bounded
-concurrency per model, answering repeated requests from the run store."""
+concurrency per model, answering repeated requests from the run store.
+
+Requests to one model are issued concurrently up to its ``concurrency``
+(across candidates and roles), so a batching server or the batched embedded
+backend is kept full. A call that fails after the backend's retries is
+recorded in the store; a model whose calls keep failing stops the run.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backends.base import Backend, ChatRequest, ChatResponse
+from .backends.base import Backend, CallFailed, ChatRequest, ChatResponse
 from .config import Config, ModelSettings
+from .errors import UserError
 from .models import EMBEDDED, resolve
 from .records import CallInfo
 from .store import Store
 
 
+class ModelDown(UserError):
+    """A model that keeps failing: the run stops (resumably) with one line."""
+
+
 def model_id(settings: ModelSettings) -> str:
-    """Names the exact weights, without loading them (part of every cache key)."""
+    """Names the exact model, without loading it (part of every cache key)."""
+    if settings.backend == "openai":
+        return f"openai:{settings.base_url.rstrip('/')}:{settings.model}"
     src = settings.source
     if src in EMBEDDED:
         return f"{src}@{EMBEDDED[src].sha256[:16]}"
@@ -28,9 +41,33 @@ def model_id(settings: ModelSettings) -> str:
 
 
 def load_backend(settings: ModelSettings) -> Backend:
+    if settings.backend == "openai":
+        from .backends.openai import OpenAIBackend
+
+        return OpenAIBackend(
+            settings.model,
+            base_url=settings.base_url,
+            model=settings.model,
+            api_key_env=settings.api_key_env,
+            concurrency=settings.concurrency,
+            timeout_s=settings.timeout_s,
+            max_retries=settings.max_retries,
+            retry_backoff_s=settings.retry_backoff_s,
+            structured_output=settings.structured_output,
+        )
+    path = resolve(settings.source)
+    if settings.concurrency > 1:
+        from .backends.llama_batch import BatchedLlamaBackend
+
+        return BatchedLlamaBackend(
+            model_id(settings),
+            path,
+            settings.n_ctx,
+            settings.n_threads,
+            n_parallel=settings.concurrency,
+        )
     from .backends.llama_cpp import LlamaCppBackend
 
-    path = resolve(settings.source)
     return LlamaCppBackend(model_id(settings), path, settings.n_ctx, settings.n_threads)
 
 
@@ -46,7 +83,7 @@ class ModelPool:
 
     def _key(self, name: str) -> tuple:
         s = self.cfg.model(name)
-        return (s.source, s.backend, s.n_ctx, s.n_threads)
+        return (model_id(s), s.backend, s.n_ctx, s.n_threads, s.concurrency)
 
     def model_id(self, name: str) -> str:
         return model_id(self.cfg.model(name))
@@ -61,7 +98,17 @@ class ModelPool:
                 self._slots[key] = asyncio.Semaphore(backend.max_concurrency)
         return self._backends[key], self._slots[key]
 
+    async def aclose(self) -> None:
+        backends, self._backends = list(self._backends.values()), {}
+        for b in backends:
+            aclose = getattr(b, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            else:
+                b.close()
+
     def close(self) -> None:
+        """Close backends outside an event loop (embedded ones; servers close in aclose)."""
         for b in self._backends.values():
             b.close()
         self._backends.clear()
@@ -73,6 +120,7 @@ class LiveStats:
 
     calls: int = 0
     cached: int = 0
+    failed: int = 0
     completion_tokens: int = 0
     model_time_s: float = 0.0
     started: float = field(default_factory=time.perf_counter)
@@ -91,6 +139,7 @@ class Caller:
         self.stats = LiveStats()
         self._live_tasks: set[asyncio.Task] = set()
         self._closing = False
+        self._failing: dict[str, int] = {}  # model -> calls failed in a row
 
     async def _live(
         self, model: str, role: str, prompt: str, key: str, request: ChatRequest
@@ -99,12 +148,29 @@ class Caller:
         async with slot:
             if self._closing:
                 raise asyncio.CancelledError
-            reply = await asyncio.to_thread(backend.chat, request)
+            try:
+                reply = await backend.chat(request)
+            except CallFailed as e:
+                self._failed(model, role, prompt, key, e)
+                raise
+        for attempt, error in enumerate(reply.extra.pop("failed_attempts", []), start=1):
+            self.store.put_failure(key, model, role, prompt, attempt, error, recovered=True)
+        self._failing[model] = 0
         self.store.put_call(key, model, role, prompt, request, reply)
         self.stats.calls += 1
         self.stats.completion_tokens += reply.completion_tokens
         self.stats.model_time_s += reply.latency_s
         return reply
+
+    def _failed(self, model: str, role: str, prompt: str, key: str, e: CallFailed) -> None:
+        for attempt, error in enumerate(e.attempts, start=1):
+            self.store.put_failure(key, model, role, prompt, attempt, error, recovered=False)
+        self.stats.failed += 1
+        self._failing[model] = self._failing.get(model, 0) + 1
+        limit = self.pool.cfg.model(model).down_after
+        if e.down or self._failing[model] >= limit:
+            why = "unreachable" if e.down else f"failing ({self._failing[model]} calls in a row)"
+            raise ModelDown(f"model is {why}: {e}", where=f"models.{model}") from None
 
     async def drain(self) -> None:
         """Let calls already running finish and be stored (none is started anew)."""

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .backends.base import CallFailed
 from .config import Config
 from .dedup import NearDupIndex
 from .executor import Caller
@@ -77,9 +78,11 @@ class Synth:
     # steps -----------------------------------------------------------------
     async def tags(self, item_id: str, item: dict) -> tuple[list[str], str]:
         """Keywords and summary for a seed or sample; one call per item per run."""
-        if item_id not in self._tags:
-            self._tags[item_id] = asyncio.ensure_future(self._tag(item_id, item))
-        return await self._tags[item_id]
+        fut = self._tags.get(item_id)
+        if fut is None or (fut.done() and (fut.cancelled() or fut.exception() is not None)):
+            fut = self._tags[item_id] = asyncio.ensure_future(self._tag(item_id, item))
+        # shielded: one candidate being cancelled must not cancel a tag others wait for
+        return await asyncio.shield(fut)
 
     async def _tag(self, item_id: str, item: dict) -> tuple[list[str], str]:
         t = self.cfg.tagging
@@ -92,6 +95,7 @@ class Synth:
             return [], ""
 
     async def candidate(self, idx: int) -> Candidate:
+        """Plan candidate ``idx`` and take it as far as it goes; never raises CallFailed."""
         cfg, g = self.cfg, self.cfg.generation
         rng = random.Random(derive_seed(cfg.seed, idx, "plan"))
         domain = (
@@ -111,7 +115,13 @@ class Synth:
             seed_ids=[s.id for s in examples],
             state="running",
         )
+        try:
+            return await self._work(c, examples, rng)
+        except CallFailed as e:
+            return self._end(c, "failed", f"model call failed: {e}")
 
+    async def _work(self, c: Candidate, examples: list[Seed], rng: random.Random) -> Candidate:
+        cfg, g, idx, domain, generator = self.cfg, self.cfg.generation, c.idx, c.domain, c.generator
         t0 = time.perf_counter()
         for s, (kw, summary) in zip(
             examples,
@@ -275,4 +285,9 @@ class Synth:
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
             await self.call.drain()
+            # collect shared tag tasks whose waiters are gone (their errors are reported above)
+            for fut in self._tags.values():
+                fut.cancel()
+            await asyncio.gather(*self._tags.values(), return_exceptions=True)
+            self._tags.clear()  # tasks belong to this event loop; the store keeps the replies
         return stop or "stopped"

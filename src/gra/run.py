@@ -52,6 +52,8 @@ def default_max_candidates(target: int) -> int:
 def check_models(cfg: Config) -> None:
     """Fail before creating anything when a configured model is not there."""
     for name in cfg.model_names():
+        if cfg.model(name).backend == "openai":
+            continue  # a server that is down stops the run at its first failing call
         src = cfg.model(name).source
         model: EmbeddedModel | None = EMBEDDED.get(src)
         if model is not None and not is_installed(model):
@@ -150,8 +152,15 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
     interrupted = False
     stop = "stopped"
     error: BaseException | None = None
+
+    async def main() -> str:
+        try:
+            return await synth.run(budget)
+        finally:
+            await pool.aclose()
+
     try:
-        stop = asyncio.run(synth.run(budget))
+        stop = asyncio.run(main())
     except KeyboardInterrupt:
         interrupted, stop = True, "interrupted"
     except UserError as e:

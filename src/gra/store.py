@@ -37,6 +37,17 @@ CREATE TABLE IF NOT EXISTS calls (
     session INTEGER NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS failures (
+    key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    role TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    recovered INTEGER NOT NULL,
+    session INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS candidates (
     idx INTEGER PRIMARY KEY,
     state TEXT NOT NULL,
@@ -109,6 +120,31 @@ class Store:
                 time.time(),
             ),
         )
+
+    def put_failure(
+        self,
+        key: str,
+        model: str,
+        role: str,
+        prompt: str,
+        attempt: int,
+        error: str,
+        recovered: bool,
+    ) -> None:
+        """A failed try at a call: ``recovered`` when a later retry of it succeeded."""
+        self.db.execute(
+            "INSERT INTO failures(key, model, role, prompt, attempt, error, recovered, session,"
+            " created_at) VALUES(?,?,?,?,?,?,?,?,?)",
+            (key, model, role, prompt, attempt, error, int(recovered), self.session, time.time()),
+        )
+
+    def failure_counts(self) -> dict[str, int]:
+        """Failed tries, and the calls they belong to: recovered by a retry, or given up."""
+        tries, recovered, given_up = self.db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN recovered=1 THEN key END),"
+            " COUNT(DISTINCT CASE WHEN recovered=0 THEN key END) FROM failures"
+        ).fetchone()
+        return {"failed_tries": tries, "calls_recovered": recovered, "calls_given_up": given_up}
 
     def total_tokens(self) -> int:
         row = self.db.execute(

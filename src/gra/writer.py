@@ -106,6 +106,7 @@ def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
         "usage_by_role": store.usage_by("role"),
         "usage_by_model": store.usage_by("model"),
         "tokens_total": store.total_tokens(),
+        "failed_calls": store.failure_counts(),
     }
 
 

@@ -20,6 +20,7 @@ class ChatRequest:
     top_p: float = 0.95
     seed: int = 0
     json_schema: str | None = None  # canonical JSON text of the schema, or None
+    logprobs: int = 0  # top logprobs per generated token to return (0: none)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -52,13 +53,39 @@ class ChatResponse:
 
 
 class Backend(Protocol):
-    """A loaded model. ``model_id`` names the exact weights (used in cache keys)."""
+    """A loaded model. ``model_id`` names the exact weights (used in cache keys).
+
+    ``max_concurrency`` is how many requests the executor may have in flight on
+    this backend at once: 1 for a plain llama.cpp context, the number of parallel
+    sequences for a batching backend, the configured limit for a server.
+    """
 
     model_id: str
     max_concurrency: int
 
-    def chat(self, request: ChatRequest) -> ChatResponse:
-        """Answer one request; blocking, safe to call from worker threads."""
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        """Answer one request. Raises ``CallFailed`` when it cannot be answered."""
         ...
 
     def close(self) -> None: ...
+
+
+class CallFailed(Exception):
+    """A request that got no usable answer (after any retries the backend makes).
+
+    ``retryable`` says whether the same request may succeed later (server
+    down, timeout, 5xx); ``down`` whether the model itself looks unreachable.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        down: bool = False,
+        attempts: list[str] | None = None,
+    ):
+        super().__init__(message)
+        self.retryable = retryable
+        self.down = down
+        self.attempts = attempts or [message]  # each failed try, in order

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -35,7 +36,10 @@ class LlamaCppBackend:
             raise ModelUnavailable(f"llama.cpp could not load {path}: {e}", model_id) from None
         self._lock = threading.Lock()
 
-    def chat(self, request: ChatRequest) -> ChatResponse:
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        return await asyncio.to_thread(self.chat_sync, request)
+
+    def chat_sync(self, request: ChatRequest) -> ChatResponse:
         kwargs = {
             "messages": [{"role": r, "content": c} for r, c in request.messages],
             "max_tokens": request.max_tokens,
