@@ -75,3 +75,34 @@ def test_missing_and_non_utf8_config(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_bytes(b"seed: \xff\n")
     assert "UTF-8" in error(p).message
+
+
+def test_server_council_example_loads():
+    cfg = load_config(ROOT / "examples" / "council-vllm.yaml")
+    hosted = cfg.model("hosted")
+    assert (hosted.backend, hosted.api_key_env, hosted.concurrency) == (
+        "openai", "EXAMPLE_API_KEY", 4)
+    assert cfg.model("qwen7b").model == "Qwen/Qwen2.5-7B-Instruct"
+    assert cfg.candidates_in_flight() == 64
+
+
+def test_auto_candidates_in_flight_is_twice_the_models_concurrency(tmp_path):
+    cfg = load_config(data={"models": {"smollm2-135m": {"concurrency": 4}}})
+    assert cfg.candidates_in_flight() == 2 * (4 + 1)  # smollm2 4 + qwen 1
+
+
+@pytest.mark.parametrize(
+    "model, words",
+    [
+        ({"backend": "openai"}, "models.m.base_url"),
+        ({"backend": "openai", "base_url": "http://x/v1", "structured_output": "xml"},
+         "models.m.structured_output"),
+        ({"backend": "triton"}, "models.m.backend"),
+        ({"concurrency": 0}, "models.m.concurrency"),
+    ],
+)
+def test_bad_model_settings(tmp_path, model, words):
+    import json
+
+    e = error(write(tmp_path, json.dumps({"models": {"m": model}, "tagging": {"model": "m"}})))
+    assert words in e.message

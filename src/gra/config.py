@@ -99,7 +99,9 @@ class DedupSettings:
 
 @dataclass
 class ExecutorSettings:
-    concurrency: int = 2  # candidates in flight at once
+    # candidates in flight at once; 0 = auto: twice the summed concurrency of the models
+    # in use, so every model has work queued while candidates wait on each other
+    concurrency: int = 0
 
 
 @dataclass
@@ -123,6 +125,15 @@ class Config:
         names = [self.tagging.model, *self.generation.models, *self.review.models]
         names += self.adjudication.models
         return list(dict.fromkeys(names))
+
+    def candidates_in_flight(self) -> int:
+        if self.executor.concurrency:
+            return self.executor.concurrency
+        distinct = {}
+        for name in self.model_names():
+            m = self.model(name)
+            distinct[(m.backend, m.source, m.base_url, m.model)] = m.concurrency
+        return max(2, 2 * sum(distinct.values()))
 
     def model(self, name: str) -> ModelSettings:
         return self.models.get(name) or ModelSettings(source=name)
@@ -231,7 +242,6 @@ def _check(cfg: Config, where: str) -> None:
     positive = {
         "review.reviewers": cfg.review.reviewers,
         "generation.examples": cfg.generation.examples,
-        "executor.concurrency": cfg.executor.concurrency,
         "aggregate.min_valid_reviews": a.min_valid_reviews,
         "dedup.ngram": cfg.dedup.ngram,
         "dedup.num_perm": cfg.dedup.num_perm,
@@ -243,6 +253,8 @@ def _check(cfg: Config, where: str) -> None:
     for path, value in positive.items():
         if value < 1:
             raise bad(path, "must be >= 1")
+    if cfg.executor.concurrency < 0:
+        raise bad("executor.concurrency", "must be >= 0 (0 = auto)")
     if a.min_valid_reviews > cfg.review.reviewers:
         raise bad("aggregate.min_valid_reviews", "must not exceed review.reviewers")
     if not 0.0 < cfg.dedup.threshold <= 1.0:

@@ -249,7 +249,7 @@ class Synth:
         stop: str | None = None
         try:
             while True:
-                while stop is None and len(in_flight) < self.cfg.executor.concurrency:
+                while stop is None and len(in_flight) < self.cfg.candidates_in_flight():
                     if accepted >= budget.target:
                         stop = f"target reached ({budget.target} accepted)"
                     elif pending:

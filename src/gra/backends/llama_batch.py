@@ -71,8 +71,8 @@ class _Seq:
     sampler: Any  # llama_sampler_p, freed by the worker
     admitted: float
     n_past: int = 0  # tokens of this sequence already in the KV cache
-    next_token: int | None = None  # sampled but not yet decoded
-    logits_row: int = -1  # this sequence's row in the current batch's outputs, -1 if none
+    next_token: int = -1  # sampled but not yet decoded; -1 while reading the prompt
+    logits_row: int = -1  # batch index of this sequence's last token in the current batch
     completion: list[int] = field(default_factory=list)
     text: bytearray = field(default_factory=bytearray)  # pieces of ``completion``
     stop_checked: int = 0  # bytes of ``text`` already searched for stop strings
@@ -143,6 +143,7 @@ class BatchedLlamaBackend:
         self.n_parallel = n_parallel
         threads = n_threads or os.cpu_count() or 1
         self._n_batch = max(n_batch, n_parallel)
+        self._chunk = min(n_batch, n_ctx)  # prompt chunk, as Llama's n_batch = min(n_ctx, 512)
         self._llm: Any = None
         self._ctx: Any = None
         self._batch: Any = None
@@ -370,53 +371,58 @@ class BatchedLlamaBackend:
             self._release(seq)
 
     def _step(self, active: dict[int, _Seq]) -> None:
-        """One llama_decode: a token for every generating sequence, then prompt chunks."""
+        """One round: a token for every generating sequence, then a prompt chunk for
+        every sequence still reading its prompt.
+
+        How tokens are grouped matters for the numbers, not just for speed. llama.cpp
+        splits a multi-sequence batch into ubatches holding the same number of tokens
+        of each sequence (and, without a unified KV cache, only consecutive sequence
+        ids), and a token evaluated as its sequence's only token in a ubatch takes
+        other CPU kernels (vector dot products instead of tiled GEMM) than one among
+        several, which rounds differently; through 4-bit activations that can change
+        logits by ~0.5. ``Llama`` decodes a generated token alone and a prompt in
+        chunks of ``n_batch``. So we do the same: all generating sequences together,
+        one token each (in seq-id order, which keeps them in as few ubatches as
+        possible), and each prompt chunk in a llama_decode of its own. A sequence's
+        logits are then bit-identical to a one-sequence context's, whatever else runs.
+        """
+        generating = sorted(
+            (s for s in active.values() if s.next_token >= 0), key=lambda s: s.seq_id
+        )
+        if generating:
+            self._decode(active, [(s, [s.next_token]) for s in generating])
+        for seq in [s for s in active.values() if s.next_token < 0]:
+            self._decode(active, [(seq, seq.prompt[seq.n_past : seq.n_past + self._chunk])])
+
+    def _decode(self, active: dict[int, _Seq], items: list[tuple[_Seq, list[int]]]) -> None:
+        """Evaluate ``tokens`` for each ``(sequence, tokens)`` in one llama_decode, then
+        sample the sequences whose prompt is now complete (or that are generating)."""
         C, b = self._C, self._batch
         n = 0
-
-        def put(token: int, pos: int, seq_id: int, logits: bool) -> None:
-            nonlocal n
-            b.token[n] = token
-            b.pos[n] = pos
-            b.n_seq_id[n] = 1
-            b.seq_id[n][0] = seq_id
-            b.logits[n] = logits
-            n += 1
-
-        in_batch: list[tuple[_Seq, int]] = []  # (sequence, tokens it put in the batch)
-        for seq in active.values():
-            seq.logits_row = -1
-            if seq.next_token is not None:
-                seq.logits_row = n
-                put(seq.next_token, seq.n_past, seq.seq_id, True)
-                in_batch.append((seq, 1))
-        for seq in active.values():
-            left = len(seq.prompt) - seq.n_past
-            if seq.next_token is not None or left <= 0 or n >= self._n_batch:
-                continue
-            take = min(left, self._n_batch - n)
-            for i in range(seq.n_past, seq.n_past + take):
-                last = i == len(seq.prompt) - 1  # logits only for the prompt's last token
-                if last:
-                    seq.logits_row = n
-                put(seq.prompt[i], i, seq.seq_id, last)
-            in_batch.append((seq, take))
+        for seq, tokens in items:
+            for j, token in enumerate(tokens):
+                b.token[n] = token
+                b.pos[n] = seq.n_past + j
+                b.n_seq_id[n] = 1
+                b.seq_id[n][0] = seq.seq_id
+                b.logits[n] = j == len(tokens) - 1  # as Llama.eval: each chunk's last token
+                n += 1
+            seq.logits_row = n - 1
         b.n_tokens = n
-
         rc = C.llama_decode(self._ctx, b)
         if rc != 0:
-            # The batch was not (fully) evaluated: fail every request in it and free
-            # their cells, so the others keep going on a clean cache.
+            # Not (fully) evaluated: fail the requests in it and free their cells, so the
+            # others go on with a clean cache.
             err = CallFailed(f"llama_decode failed (code {rc})", retryable=False)
-            for seq, _ in in_batch:
+            for seq, _ in items:
                 del active[seq.seq_id]
                 self._release(seq)
                 self._resolve(seq.job, err)
             return
-        for seq, k in in_batch:
-            seq.n_past += k
-            seq.next_token = None
-            if seq.logits_row < 0:
+        for seq, tokens in items:
+            seq.n_past += len(tokens)
+            seq.next_token = -1
+            if seq.n_past < len(seq.prompt):
                 continue  # a prompt chunk with more to come
             try:
                 reply = self._sample(seq)

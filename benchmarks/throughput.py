@@ -1,0 +1,207 @@
+"""Throughput and overhead of gra's backends and pipeline, measured side by side.
+
+    .venv/bin/python benchmarks/throughput.py [--requests 16] [--n 4] [--parallel 8]
+
+Prints one markdown table with three ratios, each measured in this one run on
+the same job and the same model (SmolLM2-135M, embedded or behind a server):
+
+1. embedded: gra's batched backend (all requests submitted at once) vs plain
+   llama-cpp-python ``create_chat_completion`` calls one at a time: tokens/s.
+2. server: ``gra synth`` through llama-cpp-python's OpenAI server vs a bare
+   httpx client replaying the very same requests (read back from the run
+   store) at the same concurrency: completion tokens/s.
+3. overhead: wall time of an embedded ``gra synth`` run vs the sum of its
+   model-call times (one model, one call at a time, so the sum is the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gra.backends.base import ChatRequest  # noqa: E402
+from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
+from gra.models import resolve  # noqa: E402
+from gra.run import RunOptions, create_run, execute  # noqa: E402
+from gra.seeds import load_seeds  # noqa: E402
+from tests.servers import free_port, start_llama_server, stop  # noqa: E402
+
+SEEDS = ROOT / "examples" / "seeds.jsonl"
+MODEL = "smollm2-135m"
+
+
+def requests_for(n: int, max_tokens: int) -> list[ChatRequest]:
+    seeds = load_seeds(SEEDS)
+    return [
+        ChatRequest(
+            messages=(("system", "You are a helpful assistant."),
+                      ("user", seeds[i % len(seeds)].instruction)),
+            max_tokens=max_tokens, temperature=0.7, seed=i,
+        )
+        for i in range(n)
+    ]
+
+
+def bench_embedded(n: int, max_tokens: int, parallel: int) -> list[tuple]:
+    from llama_cpp import Llama
+
+    path = resolve(MODEL)
+    reqs = requests_for(n, max_tokens)
+    llm = Llama(model_path=str(path), n_ctx=4096, verbose=False)
+    t0, tokens = time.perf_counter(), 0
+    for r in reqs:
+        out = llm.create_chat_completion(
+            messages=[{"role": a, "content": b} for a, b in r.messages],
+            max_tokens=r.max_tokens, temperature=r.temperature, seed=r.seed,
+        )
+        tokens += out["usage"]["completion_tokens"]
+    base = tokens / (time.perf_counter() - t0)
+    llm.close()
+
+    backend = BatchedLlamaBackend(MODEL, path, 4096, 0, n_parallel=parallel)
+
+    async def all_at_once():
+        return await asyncio.gather(*(backend.chat(r) for r in reqs))
+
+    t0 = time.perf_counter()
+    replies = asyncio.run(all_at_once())
+    batched = sum(r.completion_tokens for r in replies) / (time.perf_counter() - t0)
+    backend.close()
+    return [
+        ("embedded", f"one at a time (llama-cpp-python), {n} requests", f"{base:.1f} tok/s", ""),
+        ("embedded", f"gra batched backend, {parallel} sequences", f"{batched:.1f} tok/s",
+         f"{batched / base:.2f}x (goal >= 2.0x)"),
+    ]
+
+
+def synth_run(tmp: Path, name: str, council: dict, n: int) -> tuple[Path, float]:
+    cfg = tmp / f"{name}.yaml"
+    cfg.write_text(json.dumps(council))
+    run = tmp / name
+    create_run(SEEDS, cfg, run, RunOptions(target=n))
+    t0 = time.perf_counter()
+    execute(run, RunOptions(), progress_stream=open("/dev/null", "w"), live=False)
+    return run, time.perf_counter() - t0
+
+
+def fast_roles(model: str) -> dict:
+    roles = {"models": [model]}
+    return {
+        "tagging": {"model": model, "tag_outputs": False, "max_tokens": 100},
+        "generation": {**roles, "examples": 2, "response_max_tokens": 200,
+                       "instruction_max_tokens": 80},
+        "review": {**roles, "max_tokens": 160},
+        "adjudication": {**roles, "max_tokens": 120},
+        "aggregate": {"accept_mean": 1.0, "reject_mean": 1.0, "max_std": 9.0},
+    }
+
+
+def bench_server(tmp: Path, n: int, concurrency: int) -> list[tuple]:
+    port = free_port()
+    server = start_llama_server(port, resolve(MODEL), tmp / "server.log")
+    url = f"http://127.0.0.1:{port}/v1"
+    council = {
+        "models": {"srv": {"backend": "openai", "base_url": url, "model": "smollm2",
+                           "concurrency": concurrency, "structured_output": "json_object"}},
+        "executor": {"concurrency": 2 * concurrency},
+        **fast_roles("srv"),
+    }
+    try:
+        run, wall = synth_run(tmp, "server", council, n)
+        db = sqlite3.connect(run / "run.sqlite")
+        rows = db.execute("SELECT request, completion_tokens FROM calls").fetchall()
+        db.close()
+        gra_tps = sum(t for _, t in rows) / wall
+
+        async def replay() -> int:
+            from gra.backends.openai import OpenAIBackend
+
+            b = OpenAIBackend("srv", base_url=url, model="smollm2", concurrency=concurrency,
+                              structured_output="json_object")
+            sem = asyncio.Semaphore(concurrency)
+            bodies = []
+            for req, _ in rows:
+                d = json.loads(req)
+                schema = json.dumps(d["json_schema"]) if d["json_schema"] else None
+                r = ChatRequest(tuple((m["role"], m["content"]) for m in d["messages"]),
+                                d["max_tokens"], d["temperature"], d["top_p"], d["seed"], schema)
+                bodies.append(b.body(r, "json_object"))
+            async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+                async def one(body):
+                    async with sem:
+                        resp = await client.post("/chat/completions", json=body)
+                        return resp.json()["usage"]["completion_tokens"]
+
+                return sum(await asyncio.gather(*(one(x) for x in bodies)))
+
+        t0 = time.perf_counter()
+        tokens = asyncio.run(replay())
+        bare_tps = tokens / (time.perf_counter() - t0)
+    finally:
+        stop(server)
+    return [
+        ("server", f"bare httpx client, same {len(rows)} requests, {concurrency} in flight",
+         f"{bare_tps:.1f} tok/s", ""),
+        ("server", f"gra synth --n {n} through the server", f"{gra_tps:.1f} tok/s",
+         f"{gra_tps / bare_tps:.2f}x (goal >= 0.9x)"),
+    ]
+
+
+def bench_overhead(tmp: Path, n: int) -> list[tuple]:
+    council = {"models": {MODEL: {"concurrency": 1}}, "executor": {"concurrency": 1},
+               **fast_roles(MODEL)}
+    run, wall = synth_run(tmp, "overhead", council, n)
+    db = sqlite3.connect(run / "run.sqlite")
+    calls, model_time = db.execute("SELECT COUNT(*), SUM(latency_s) FROM calls").fetchone()
+    db.close()
+    return [
+        ("overhead", f"sum of {calls} model-call times", f"{model_time:.1f} s", ""),
+        ("overhead", f"gra synth --n {n} wall time (embedded, one call at a time)",
+         f"{wall:.1f} s", f"{wall / model_time:.3f}x (goal <= 1.05x)"),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=16, help="embedded: requests in the job")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--parallel", type=int, default=8, help="embedded: sequences per batch")
+    ap.add_argument("--n", type=int, default=4, help="synth runs: accepted samples")
+    ap.add_argument("--server-concurrency", type=int, default=4)
+    ap.add_argument("--only", choices=["embedded", "server", "overhead"])
+    args = ap.parse_args()
+    rows: list[tuple] = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        if args.only in (None, "embedded"):
+            rows += bench_embedded(args.requests, args.max_tokens, args.parallel)
+        if args.only in (None, "server"):
+            rows += bench_server(tmp, args.n, args.server_concurrency)
+        if args.only in (None, "overhead"):
+            rows += bench_overhead(tmp, args.n)
+    print(f"\nmodel: {MODEL}; machine: {sys.platform}, {_cores()} cores\n")
+    print("| part | measured | throughput / time | ratio |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    main()
