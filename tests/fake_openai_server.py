@@ -84,6 +84,11 @@ def main() -> None:
                 ],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5},
             }
+            if body.get("logprobs"):
+                top = [{"token": t, "logprob": -0.5 * i} for i, t in enumerate("abc")]
+                reply["choices"][0]["logprobs"] = {
+                    "content": [{"token": "a", "logprob": 0.0, "top_logprobs": top}]
+                }
             data = json.dumps(reply).encode()
             if fault == "malformed":
                 return self._send(200, b'{"choices": [ this is not json')

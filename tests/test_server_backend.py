@@ -203,3 +203,22 @@ def test_client_error_is_not_retried():
         assert info.value.retryable is False
     finally:
         stop(server)
+
+
+def test_logprobs_are_passed_through():
+    port = free_port()
+    server = start_fake(port)
+    try:
+        b = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", model="m")
+
+        async def go():
+            try:
+                return await b.chat(ChatRequest((("user", "hi"),), logprobs=3))
+            finally:
+                await b.aclose()
+
+        reply = asyncio.run(go())
+    finally:
+        stop(server)
+    top = reply.extra["logprobs"]["content"][0]["top_logprobs"]
+    assert [t["token"] for t in top] == ["a", "b", "c"]
