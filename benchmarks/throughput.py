@@ -45,9 +45,13 @@ def requests_for(n: int, max_tokens: int) -> list[ChatRequest]:
     seeds = load_seeds(SEEDS)
     return [
         ChatRequest(
-            messages=(("system", "You are a helpful assistant."),
-                      ("user", seeds[i % len(seeds)].instruction)),
-            max_tokens=max_tokens, temperature=0.7, seed=i,
+            messages=(
+                ("system", "You are a helpful assistant."),
+                ("user", seeds[i % len(seeds)].instruction),
+            ),
+            max_tokens=max_tokens,
+            temperature=0.7,
+            seed=i,
         )
         for i in range(n)
     ]
@@ -63,7 +67,9 @@ def bench_embedded(n: int, max_tokens: int, parallel: int) -> list[tuple]:
     for r in reqs:
         out = llm.create_chat_completion(
             messages=[{"role": a, "content": b} for a, b in r.messages],
-            max_tokens=r.max_tokens, temperature=r.temperature, seed=r.seed,
+            max_tokens=r.max_tokens,
+            temperature=r.temperature,
+            seed=r.seed,
         )
         tokens += out["usage"]["completion_tokens"]
     base = tokens / (time.perf_counter() - t0)
@@ -80,8 +86,12 @@ def bench_embedded(n: int, max_tokens: int, parallel: int) -> list[tuple]:
     backend.close()
     return [
         ("embedded", f"one at a time (llama-cpp-python), {n} requests", f"{base:.1f} tok/s", ""),
-        ("embedded", f"gra batched backend, {parallel} sequences", f"{batched:.1f} tok/s",
-         f"{batched / base:.2f}x (goal >= 2.0x)"),
+        (
+            "embedded",
+            f"gra batched backend, {parallel} sequences",
+            f"{batched:.1f} tok/s",
+            f"{batched / base:.2f}x (goal >= 2.0x)",
+        ),
     ]
 
 
@@ -99,8 +109,12 @@ def fast_roles(model: str) -> dict:
     roles = {"models": [model]}
     return {
         "tagging": {"model": model, "tag_outputs": False, "max_tokens": 100},
-        "generation": {**roles, "examples": 2, "response_max_tokens": 200,
-                       "instruction_max_tokens": 80},
+        "generation": {
+            **roles,
+            "examples": 2,
+            "response_max_tokens": 200,
+            "instruction_max_tokens": 80,
+        },
         "review": {**roles, "max_tokens": 160},
         "adjudication": {**roles, "max_tokens": 120},
         "aggregate": {"accept_mean": 1.0, "reject_mean": 1.0, "max_std": 9.0},
@@ -112,8 +126,15 @@ def bench_server(tmp: Path, n: int, concurrency: int) -> list[tuple]:
     server = start_llama_server(port, resolve(MODEL), tmp / "server.log")
     url = f"http://127.0.0.1:{port}/v1"
     council = {
-        "models": {"srv": {"backend": "openai", "base_url": url, "model": "smollm2",
-                           "concurrency": concurrency, "structured_output": "json_object"}},
+        "models": {
+            "srv": {
+                "backend": "openai",
+                "base_url": url,
+                "model": "smollm2",
+                "concurrency": concurrency,
+                "structured_output": "json_object",
+            }
+        },
         "executor": {"concurrency": 2 * concurrency},
         **fast_roles("srv"),
     }
@@ -127,17 +148,29 @@ def bench_server(tmp: Path, n: int, concurrency: int) -> list[tuple]:
         async def replay() -> int:
             from gra.backends.openai import OpenAIBackend
 
-            b = OpenAIBackend("srv", base_url=url, model="smollm2", concurrency=concurrency,
-                              structured_output="json_object")
+            b = OpenAIBackend(
+                "srv",
+                base_url=url,
+                model="smollm2",
+                concurrency=concurrency,
+                structured_output="json_object",
+            )
             sem = asyncio.Semaphore(concurrency)
             bodies = []
             for req, _ in rows:
                 d = json.loads(req)
                 schema = json.dumps(d["json_schema"]) if d["json_schema"] else None
-                r = ChatRequest(tuple((m["role"], m["content"]) for m in d["messages"]),
-                                d["max_tokens"], d["temperature"], d["top_p"], d["seed"], schema)
+                r = ChatRequest(
+                    tuple((m["role"], m["content"]) for m in d["messages"]),
+                    d["max_tokens"],
+                    d["temperature"],
+                    d["top_p"],
+                    d["seed"],
+                    schema,
+                )
                 bodies.append(b.body(r, "json_object"))
             async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+
                 async def one(body):
                     async with sem:
                         resp = await client.post("/chat/completions", json=body)
@@ -151,24 +184,39 @@ def bench_server(tmp: Path, n: int, concurrency: int) -> list[tuple]:
     finally:
         stop(server)
     return [
-        ("server", f"bare httpx client, same {len(rows)} requests, {concurrency} in flight",
-         f"{bare_tps:.1f} tok/s", ""),
-        ("server", f"gra synth --n {n} through the server", f"{gra_tps:.1f} tok/s",
-         f"{gra_tps / bare_tps:.2f}x (goal >= 0.9x)"),
+        (
+            "server",
+            f"bare httpx client, same {len(rows)} requests, {concurrency} in flight",
+            f"{bare_tps:.1f} tok/s",
+            "",
+        ),
+        (
+            "server",
+            f"gra synth --n {n} through the server",
+            f"{gra_tps:.1f} tok/s",
+            f"{gra_tps / bare_tps:.2f}x (goal >= 0.9x)",
+        ),
     ]
 
 
 def bench_overhead(tmp: Path, n: int) -> list[tuple]:
-    council = {"models": {MODEL: {"concurrency": 1}}, "executor": {"concurrency": 1},
-               **fast_roles(MODEL)}
+    council = {
+        "models": {MODEL: {"concurrency": 1}},
+        "executor": {"concurrency": 1},
+        **fast_roles(MODEL),
+    }
     run, wall = synth_run(tmp, "overhead", council, n)
     db = sqlite3.connect(run / "run.sqlite")
     calls, model_time = db.execute("SELECT COUNT(*), SUM(latency_s) FROM calls").fetchone()
     db.close()
     return [
         ("overhead", f"sum of {calls} model-call times", f"{model_time:.1f} s", ""),
-        ("overhead", f"gra synth --n {n} wall time (embedded, one call at a time)",
-         f"{wall:.1f} s", f"{wall / model_time:.3f}x (goal <= 1.05x)"),
+        (
+            "overhead",
+            f"gra synth --n {n} wall time (embedded, one call at a time)",
+            f"{wall:.1f} s",
+            f"{wall / model_time:.3f}x (goal <= 1.05x)",
+        ),
     ]
 
 

@@ -81,7 +81,10 @@ def test_server_council_example_loads():
     cfg = load_config(ROOT / "examples" / "council-vllm.yaml")
     hosted = cfg.model("hosted")
     assert (hosted.backend, hosted.api_key_env, hosted.concurrency) == (
-        "openai", "EXAMPLE_API_KEY", 4)
+        "openai",
+        "EXAMPLE_API_KEY",
+        4,
+    )
     assert cfg.model("qwen7b").model == "Qwen/Qwen2.5-7B-Instruct"
     assert cfg.candidates_in_flight() == 64
 
@@ -95,8 +98,10 @@ def test_auto_candidates_in_flight_is_twice_the_models_concurrency(tmp_path):
     "model, words",
     [
         ({"backend": "openai"}, "models.m.base_url"),
-        ({"backend": "openai", "base_url": "http://x/v1", "structured_output": "xml"},
-         "models.m.structured_output"),
+        (
+            {"backend": "openai", "base_url": "http://x/v1", "structured_output": "xml"},
+            "models.m.structured_output",
+        ),
         ({"backend": "triton"}, "models.m.backend"),
         ({"concurrency": 0}, "models.m.concurrency"),
     ],

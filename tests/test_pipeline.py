@@ -115,15 +115,17 @@ def test_duplicates_of_seeds_and_accepted_samples_are_dropped(tmp_path):
 
 
 def test_resume_replays_the_store_without_new_calls(tmp_path):
+    # one candidate at a time, so both runs finish the same candidates in the same order
+    one = {"executor": {"concurrency": 1}}
     loader = FakeLoader(score=lambda r: 9)
-    synth, store, pool = make(tmp_path, loader)
+    synth, store, pool = make(tmp_path, loader, one)
     run(synth, target=2)
     n_calls = sum(len(b.requests) for b in loader.backends.values())
     before = [c.to_dict() for c in store.candidates("accepted")]
     # forget the candidates' outcomes (as if killed mid-way); keep the call cache
     store.db.execute("UPDATE candidates SET state='running'")
     loader2 = FakeLoader(score=lambda r: 9)
-    synth2, store2, _ = make(tmp_path, loader2, store=store)
+    synth2, store2, _ = make(tmp_path, loader2, one, store=store)
     run(synth2, target=2)
     assert loader2.loads == []  # every call answered from the store: no model even loaded
     after = [c.to_dict() for c in store2.candidates("accepted")]

@@ -108,8 +108,10 @@ class ExecutorSettings:
 class Config:
     seed: int = 0
     models: dict[str, ModelSettings] = field(
+        # the embedded council decodes 8 sequences per model together (batched backend)
         default_factory=lambda: {
-            name: ModelSettings(source=name) for name in ("qwen2.5-coder-0.5b", "smollm2-135m")
+            name: ModelSettings(source=name, concurrency=8, n_ctx=2048)
+            for name in ("qwen2.5-coder-0.5b", "smollm2-135m")
         }
     )
     tagging: TaggingSettings = field(default_factory=TaggingSettings)

@@ -26,6 +26,10 @@ class ModelDown(UserError):
     """A model that keeps failing: the run stops (resumably) with one line."""
 
 
+class BudgetExhausted(Exception):
+    """The run's token budget is spent: no new model call starts."""
+
+
 def model_id(settings: ModelSettings) -> str:
     """Names the exact model, without loading it (part of every cache key)."""
     if settings.backend == "openai":
@@ -140,6 +144,8 @@ class Caller:
         self._live_tasks: set[asyncio.Task] = set()
         self._closing = False
         self._failing: dict[str, int] = {}  # model -> calls failed in a row
+        self.max_tokens = 0  # the run's token budget (0: none), checked before each live call
+        self.tokens_used = store.total_tokens()
 
     async def _live(
         self, model: str, role: str, prompt: str, key: str, request: ChatRequest
@@ -148,6 +154,8 @@ class Caller:
         async with slot:
             if self._closing:
                 raise asyncio.CancelledError
+            if self.max_tokens and self.tokens_used >= self.max_tokens:
+                raise BudgetExhausted
             try:
                 reply = await backend.chat(request)
             except CallFailed as e:
@@ -157,6 +165,7 @@ class Caller:
             self.store.put_failure(key, model, role, prompt, attempt, error, recovered=True)
         self._failing[model] = 0
         self.store.put_call(key, model, role, prompt, request, reply)
+        self.tokens_used += reply.prompt_tokens + reply.completion_tokens
         self.stats.calls += 1
         self.stats.completion_tokens += reply.completion_tokens
         self.stats.model_time_s += reply.latency_s

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .backends.base import CallFailed
 from .config import Config
 from .dedup import NearDupIndex
-from .executor import Caller
+from .executor import BudgetExhausted, Caller
 from .records import Candidate, Review, Seed
 from .seeds import seed_domains
 from .steps import adjudicate, generate, review, tag
@@ -239,6 +239,7 @@ class Synth:
     async def run(self, budget: Budget) -> str:
         """Run until the target or a budget is reached; returns the stop reason."""
         store = self.store
+        self.call.max_tokens = budget.max_tokens
         counts = store.state_counts()
         accepted = counts.get("accepted", 0)
         launched = sum(counts.values())
@@ -256,7 +257,7 @@ class Synth:
                         idx = pending.pop(0)
                     elif launched >= budget.max_candidates:
                         stop = f"max candidates reached ({budget.max_candidates})"
-                    elif budget.max_tokens and store.total_tokens() >= budget.max_tokens:
+                    elif budget.max_tokens and self.call.tokens_used >= budget.max_tokens:
                         stop = f"max tokens reached ({budget.max_tokens})"
                     else:
                         idx, next_idx, launched = next_idx, next_idx + 1, launched + 1
@@ -268,6 +269,9 @@ class Synth:
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     del in_flight[task]
+                    if isinstance(task.exception(), BudgetExhausted):
+                        stop = f"max tokens reached ({budget.max_tokens})"
+                        continue  # the candidate stays unfinished; a larger budget resumes it
                     c = task.result()
                     if c.state == "accepted":
                         if accepted >= budget.target:
@@ -278,6 +282,7 @@ class Synth:
                     self.on_candidate(c)
                 if accepted >= budget.target and in_flight:
                     stop = f"target reached ({budget.target} accepted)"
+                if stop is not None and stop.startswith(("target", "max tokens")):
                     break
         finally:
             for task in in_flight:
