@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -62,7 +63,8 @@ def bench_embedded(n: int, max_tokens: int, parallel: int) -> list[tuple]:
 
     path = resolve(MODEL)
     reqs = requests_for(n, max_tokens)
-    llm = Llama(model_path=str(path), n_ctx=4096, verbose=False)
+    # the same thread count gra's backends use (Llama's own default is half the cores)
+    llm = Llama(model_path=str(path), n_ctx=4096, n_threads=os.cpu_count(), verbose=False)
     t0, tokens = time.perf_counter(), 0
     for r in reqs:
         out = llm.create_chat_completion(
@@ -246,8 +248,6 @@ def main() -> None:
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
