@@ -35,7 +35,7 @@ dev: $(VENV)/.dev
 
 demo: install
 	$(BIN)/gra models
-	$(BIN)/gra synth examples/seeds.jsonl --out $(DEMO_OUT) --n $(DEMO_N) --max-candidates 30 --format alpaca
+	$(BIN)/gra synth examples/seeds.jsonl --out $(DEMO_OUT) --n $(DEMO_N) --max-candidates 60 --format alpaca
 
 test: dev
 	$(BIN)/ruff check src tests
