@@ -36,6 +36,7 @@ from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
 from gra.models import resolve  # noqa: E402
 from gra.run import RunOptions, create_run, execute  # noqa: E402
 from gra.seeds import load_seeds  # noqa: E402
+from tests.councils import fast_roles  # noqa: E402
 from tests.servers import free_port, start_llama_server, stop  # noqa: E402
 
 SEEDS = ROOT / "examples" / "seeds.jsonl"
@@ -105,22 +106,6 @@ def synth_run(tmp: Path, name: str, council: dict, n: int) -> tuple[Path, float]
     t0 = time.perf_counter()
     execute(run, RunOptions(), progress_stream=open("/dev/null", "w"), live=False)
     return run, time.perf_counter() - t0
-
-
-def fast_roles(model: str) -> dict:
-    roles = {"models": [model]}
-    return {
-        "tagging": {"model": model, "tag_outputs": False, "max_tokens": 100},
-        "generation": {
-            **roles,
-            "examples": 2,
-            "response_max_tokens": 200,
-            "instruction_max_tokens": 80,
-        },
-        "review": {**roles, "max_tokens": 160},
-        "adjudication": {**roles, "max_tokens": 120},
-        "aggregate": {"accept_mean": 1.0, "reject_mean": 1.0, "max_std": 9.0},
-    }
 
 
 def bench_server(tmp: Path, n: int, concurrency: int) -> list[tuple]:

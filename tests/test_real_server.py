@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gra.models import resolve
+from tests.councils import fast_roles
 from tests.servers import free_port, start_llama_server, stop
 
 pytestmark = pytest.mark.model
@@ -22,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def council(port: int) -> str:
-    roles = {"models": ["smol"]}
     return json.dumps(
         {
             "models": {
@@ -36,16 +36,7 @@ def council(port: int) -> str:
                     "retry_backoff_s": 0.2,
                 }
             },
-            "tagging": {"model": "smol", "tag_outputs": False, "max_tokens": 100},
-            "generation": {
-                **roles,
-                "examples": 2,
-                "response_max_tokens": 200,
-                "instruction_max_tokens": 80,
-            },
-            "review": {**roles, "max_tokens": 160},
-            "adjudication": {**roles, "max_tokens": 120},
-            "aggregate": {"accept_mean": 1.0, "reject_mean": 1.0, "max_std": 9.0},
+            **fast_roles("smol"),
         }
     )
 
