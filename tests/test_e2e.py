@@ -13,13 +13,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from gra.records import DIMENSIONS
+from tests.runs import gra_cmd, snapshot, synth_cmd
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def seeds(tmp_path) -> Path:
 
 def gra(*args, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "gra", *map(str, args)],
+        gra_cmd(*args),
         capture_output=True,
         text=True,
         timeout=600,
@@ -132,19 +132,7 @@ def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path, seeds):
     store = run / "run.sqlite"
     log = open(tmp_path / "first.log", "w")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gra",
-            "synth",
-            str(seeds),
-            "--config",
-            str(cfg),
-            "--out",
-            str(run),
-            "--n",
-            "4",
-        ],
+        synth_cmd(seeds, cfg, run, "--n", 4),
         stdout=log,
         stderr=log,
     )
@@ -169,15 +157,7 @@ def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path, seeds):
         log.close()
     assert proc.returncode == -signal.SIGKILL
 
-    db = sqlite3.connect(store)
-    before_acc = dict(
-        db.execute(
-            "SELECT idx, json_extract(record, '$.instruction') FROM candidates"
-            " WHERE state='accepted'"
-        )
-    )
-    before_keys = {k for (k,) in db.execute("SELECT key FROM calls")}
-    db.close()
+    before_acc, before_keys = snapshot(store)
     assert 1 <= len(before_acc) < 4 and len(before_keys) > 0
     assert not (run / "data.jsonl").exists()  # killed before writing: nothing half-written
 

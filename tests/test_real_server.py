@@ -8,7 +8,6 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from gra.models import resolve
 from tests.councils import fast_roles
+from tests.runs import gra_cmd, snapshot, synth_cmd
 from tests.servers import free_port, start_llama_server, stop
 
 pytestmark = pytest.mark.model
@@ -60,19 +60,7 @@ def test_synth_through_server_survives_a_server_crash(tmp_path):
     run = tmp_path / "run"
     model = resolve("smollm2-135m")
     server = start_llama_server(port, model, tmp_path / "server.log")
-    cmd = [
-        sys.executable,
-        "-m",
-        "gra",
-        "synth",
-        str(tmp_path / "seeds.jsonl"),
-        "--config",
-        str(tmp_path / "c.yaml"),
-        "--out",
-        str(run),
-        "--n",
-        "3",
-    ]
+    cmd = synth_cmd(tmp_path / "seeds.jsonl", tmp_path / "c.yaml", run, "--n", 3)
     gra = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 300
@@ -90,15 +78,7 @@ def test_synth_through_server_survives_a_server_crash(tmp_path):
     assert gra.returncode == 2, err
     last = err.strip().splitlines()[-1]
     assert last.startswith("gra: error: models.smol: model is unreachable") and "--resume" in last
-    db = sqlite3.connect(run / "run.sqlite")
-    before = dict(
-        db.execute(
-            "SELECT idx, json_extract(record, '$.instruction') FROM candidates"
-            " WHERE state='accepted'"
-        )
-    )
-    keys_before = {k for (k,) in db.execute("SELECT key FROM calls")}
-    db.close()
+    before, keys_before = snapshot(run / "run.sqlite")
     assert 1 <= len(before) < 3
     # the request asked for json_schema; llama-cpp-python's server takes json_object + schema
     assert "structured output mode json_schema" in err
@@ -106,7 +86,7 @@ def test_synth_through_server_survives_a_server_crash(tmp_path):
     server = start_llama_server(port, model, tmp_path / "server.log")
     try:
         p = subprocess.run(
-            [sys.executable, "-m", "gra", "synth", "--resume", str(run)],
+            gra_cmd("synth", "--resume", run),
             capture_output=True,
             text=True,
             timeout=600,

@@ -8,12 +8,12 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 
 from gra.backends.base import CallFailed, ChatRequest
 from gra.backends.openai import OpenAIBackend
+from tests.runs import gra_cmd, synth_cmd
 from tests.servers import free_port, start_fake, stop
 
 SEEDS = "".join(
@@ -52,18 +52,7 @@ def council(port: int, in_flight: int = 4, **model) -> str:
 def synth(tmp_path, port, *args, env=None, in_flight=4, **model) -> subprocess.CompletedProcess:
     (tmp_path / "seeds.jsonl").write_text(SEEDS)
     (tmp_path / "c.yaml").write_text(council(port, in_flight, **model))
-    cmd = [
-        sys.executable,
-        "-m",
-        "gra",
-        "synth",
-        str(tmp_path / "seeds.jsonl"),
-        "--config",
-        str(tmp_path / "c.yaml"),
-        "--out",
-        str(tmp_path / "run"),
-        *map(str, args),
-    ]
+    cmd = synth_cmd(tmp_path / "seeds.jsonl", tmp_path / "c.yaml", tmp_path / "run", *args)
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
     )
@@ -146,7 +135,7 @@ def test_server_down_stops_cleanly_and_resume_finishes(tmp_path):
     server = start_fake(port)
     try:
         r = subprocess.run(
-            [sys.executable, "-m", "gra", "synth", "--resume", str(tmp_path / "run")],
+            gra_cmd("synth", "--resume", tmp_path / "run"),
             capture_output=True,
             text=True,
             timeout=120,
