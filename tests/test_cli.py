@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.runs import gra_cmd
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def gra(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def gra(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "gra", *args],
+        gra_cmd(*args),
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -55,12 +56,7 @@ def synth_with_config(tmp_path: Path, config: str) -> subprocess.CompletedProces
     (tmp_path / "s.jsonl").write_text(GOOD)
     (tmp_path / "c.yaml").write_text(config)
     return gra(
-        "synth",
-        str(tmp_path / "s.jsonl"),
-        "--config",
-        str(tmp_path / "c.yaml"),
-        "--out",
-        str(tmp_path / "run"),
+        "synth", tmp_path / "s.jsonl", "--config", tmp_path / "c.yaml", "--out", tmp_path / "run"
     )
 
 

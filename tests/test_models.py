@@ -12,6 +12,7 @@ import pytest
 from gra import models
 from gra.errors import ModelUnavailable
 from gra.models import EMBEDDED, EmbeddedModel, embedded_path, resolve
+from tests.runs import synth_cmd
 
 
 def test_registry_pins_the_design_hashes():
@@ -86,17 +87,7 @@ def test_hf_spec_in_config_fails_before_the_run_dir_exists(tmp_path):
     (tmp_path / "c.yaml").write_text("tagging:\n  model: hf:someone/tiny-GGUF/tiny.gguf\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gra",
-            "synth",
-            str(tmp_path / "s.jsonl"),
-            "--config",
-            str(tmp_path / "c.yaml"),
-            "--out",
-            str(tmp_path / "run"),
-        ],
+        synth_cmd(tmp_path / "s.jsonl", tmp_path / "c.yaml", tmp_path / "run"),
         capture_output=True,
         text=True,
         env=env,

@@ -84,13 +84,17 @@ class ModelPool:
         self._backends: dict[tuple, Backend] = {}
         self._loading: dict[tuple, asyncio.Lock] = {}
         self._slots: dict[tuple, asyncio.Semaphore] = {}
+        self._ids: dict[str, str] = {}
 
     def _key(self, name: str) -> tuple:
         s = self.cfg.model(name)
-        return (model_id(s), s.backend, s.n_ctx, s.n_threads, s.concurrency)
+        return (self.model_id(name), s.backend, s.n_ctx, s.n_threads, s.concurrency)
 
     def model_id(self, name: str) -> str:
-        return model_id(self.cfg.model(name))
+        # asked once per call (cache keys): computed once per name, a file's stat included
+        if name not in self._ids:
+            self._ids[name] = model_id(self.cfg.model(name))
+        return self._ids[name]
 
     async def get(self, name: str) -> tuple[Backend, asyncio.Semaphore]:
         key = self._key(name)

@@ -22,9 +22,13 @@ class ChatRequest:
     json_schema: str | None = None  # canonical JSON text of the schema, or None
     logprobs: int = 0  # top logprobs per generated token to return (0: none)
 
+    def message_dicts(self) -> list[dict[str, str]]:
+        """The messages as OpenAI-style ``{"role", "content"}`` dicts."""
+        return [{"role": r, "content": c} for r, c in self.messages]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["messages"] = [{"role": r, "content": c} for r, c in self.messages]
+        d["messages"] = self.message_dicts()
         d["json_schema"] = json.loads(self.json_schema) if self.json_schema else None
         return d
 

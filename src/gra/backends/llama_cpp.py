@@ -41,7 +41,7 @@ class LlamaCppBackend:
 
     def chat_sync(self, request: ChatRequest) -> ChatResponse:
         kwargs = {
-            "messages": [{"role": r, "content": c} for r, c in request.messages],
+            "messages": request.message_dicts(),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,

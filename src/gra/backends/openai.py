@@ -68,7 +68,7 @@ class OpenAIBackend:
     def body(self, req: ChatRequest, mode: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": r, "content": c} for r, c in req.messages],
+            "messages": req.message_dicts(),
             "max_tokens": req.max_tokens,
             "temperature": req.temperature,
             "top_p": req.top_p,
