@@ -1,12 +1,14 @@
 """Throughput and overhead of gra's backends and pipeline, measured side by side.
 
-    .venv/bin/python benchmarks/throughput.py [--requests 16] [--n 4] [--parallel 8]
+    .venv/bin/python benchmarks/throughput.py [--requests 48] [--n 4] [--parallel 8 16]
 
 Prints one markdown table with three ratios, each measured in this one run on
 the same job and the same model (SmolLM2-135M, embedded or behind a server):
 
-1. embedded: gra's batched backend (all requests submitted at once) vs plain
-   llama-cpp-python ``create_chat_completion`` calls one at a time: tokens/s.
+1. embedded: gra's batched backend (all requests submitted at once, flash
+   attention on as in gra's config) vs plain llama-cpp-python
+   ``create_chat_completion`` calls one at a time, with llama-cpp-python's default
+   settings and with flash attention: completion tokens/s.
 2. server: ``gra synth`` through llama-cpp-python's OpenAI server vs a bare
    httpx client replaying the very same requests (read back from the run
    store) at the same concurrency: completion tokens/s.
@@ -31,71 +33,50 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.embedded_batching import build_requests, run_batched, run_sequential  # noqa: E402
 from gra.backends.base import ChatRequest  # noqa: E402
-from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
 from gra.models import resolve  # noqa: E402
 from gra.run import RunOptions, create_run, execute  # noqa: E402
-from gra.seeds import load_seeds  # noqa: E402
 from tests.councils import fast_roles  # noqa: E402
 from tests.servers import free_port, start_llama_server, stop  # noqa: E402
 
 SEEDS = ROOT / "examples" / "seeds.jsonl"
 MODEL = "smollm2-135m"
+N_CTX = 2048  # per sequence, as in the default council
 
 
-def requests_for(n: int, max_tokens: int) -> list[ChatRequest]:
-    seeds = load_seeds(SEEDS)
-    return [
-        ChatRequest(
-            messages=(
-                ("system", "You are a helpful assistant."),
-                ("user", seeds[i % len(seeds)].instruction),
-            ),
-            max_tokens=max_tokens,
-            temperature=0.7,
-            seed=i,
-        )
-        for i in range(n)
-    ]
-
-
-def bench_embedded(n: int, max_tokens: int, parallel: int) -> list[tuple]:
-    from llama_cpp import Llama
-
+def bench_embedded(n: int, max_tokens: int, parallels: list[int]) -> list[tuple]:
+    """The same chat requests (embedded_batching.py's job) answered one at a time by
+    plain llama-cpp-python, with its default settings and with flash attention, and
+    by gra's batched backend as gra's config loads it (flash attention on)."""
     path = resolve(MODEL)
-    reqs = requests_for(n, max_tokens)
-    # the same thread count gra's backends use (Llama's own default is half the cores)
-    llm = Llama(model_path=str(path), n_ctx=4096, n_threads=os.cpu_count(), verbose=False)
-    t0, tokens = time.perf_counter(), 0
-    for r in reqs:
-        out = llm.create_chat_completion(
-            messages=[{"role": a, "content": b} for a, b in r.messages],
-            max_tokens=r.max_tokens,
-            temperature=r.temperature,
-            seed=r.seed,
+    threads = os.cpu_count() or 1
+    reqs = build_requests(n, max_tokens)
+    rows, base = [], {}
+    for fa, label in ((False, "defaults"), (True, "flash_attn=True")):
+        wall, _, tokens = run_sequential(path, reqs, N_CTX, threads, 1, fa)
+        base[fa] = tokens / wall
+        rows.append(
+            (
+                "embedded",
+                f"one at a time (llama-cpp-python {label}), {n} requests",
+                f"{base[fa]:.1f} tok/s",
+                "" if not fa else f"{base[fa] / base[False]:.2f}x",
+            )
         )
-        tokens += out["usage"]["completion_tokens"]
-    base = tokens / (time.perf_counter() - t0)
-    llm.close()
-
-    backend = BatchedLlamaBackend(MODEL, path, 4096, 0, n_parallel=parallel)
-
-    async def all_at_once():
-        return await asyncio.gather(*(backend.chat(r) for r in reqs))
-
-    t0 = time.perf_counter()
-    replies = asyncio.run(all_at_once())
-    batched = sum(r.completion_tokens for r in replies) / (time.perf_counter() - t0)
-    backend.close()
-    return [
-        ("embedded", f"one at a time (llama-cpp-python), {n} requests", f"{base:.1f} tok/s", ""),
-        (
-            "embedded",
-            f"gra batched backend, {parallel} sequences",
-            f"{batched:.1f} tok/s",
-            f"{batched / base:.2f}x (goal >= 2.0x)",
-        ),
-    ]
+    for p in parallels:
+        wall, replies = run_batched(path, reqs, N_CTX, threads, p, 1, True)
+        tps = sum(r.completion_tokens for r in replies) / wall
+        rows.append(
+            (
+                "embedded",
+                f"gra batched backend, {p} sequences, flash attention",
+                f"{tps:.1f} tok/s",
+                f"{tps / base[False]:.2f}x vs defaults (goal >= 2.0x); "
+                f"{tps / base[True]:.2f}x vs flash_attn",
+            )
+        )
+    return rows
 
 
 def synth_run(tmp: Path, name: str, council: dict, n: int) -> tuple[Path, float]:
@@ -209,9 +190,11 @@ def bench_overhead(tmp: Path, n: int) -> list[tuple]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--requests", type=int, default=16, help="embedded: requests in the job")
+    ap.add_argument("--requests", type=int, default=48, help="embedded: requests in the job")
     ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--parallel", type=int, default=8, help="embedded: sequences per batch")
+    ap.add_argument(
+        "--parallel", type=int, nargs="+", default=[8, 16], help="embedded: sequences per batch"
+    )
     ap.add_argument("--n", type=int, default=4, help="synth runs: accepted samples")
     ap.add_argument("--server-concurrency", type=int, default=4)
     ap.add_argument("--only", choices=["embedded", "server", "overhead"])

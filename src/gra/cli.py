@@ -126,6 +126,19 @@ def models(as_json: bool) -> None:
     )
 
 
+def _register_dataset_commands() -> None:
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
+        cli.add_command(importlib.import_module(f"{commands.__name__}.{mod}").command)
+
+
+_register_dataset_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="gra", standalone_mode=False)

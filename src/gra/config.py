@@ -36,6 +36,7 @@ class ModelSettings:
     source: str = ""  # registry name, path to a .gguf, or hf:OWNER/REPO/FILE
     n_ctx: int = 4096  # per sequence
     n_threads: int = 0  # 0 = all cores
+    flash_attn: bool = True  # llama.cpp flash attention: faster decoding on CPU too
     # openai
     base_url: str = ""  # e.g. http://127.0.0.1:8000/v1
     model: str = ""  # the server's name for the model [default: the name in models:]

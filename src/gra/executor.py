@@ -69,10 +69,13 @@ def load_backend(settings: ModelSettings) -> Backend:
             settings.n_ctx,
             settings.n_threads,
             n_parallel=settings.concurrency,
+            flash_attn=settings.flash_attn,
         )
     from .backends.llama_cpp import LlamaCppBackend
 
-    return LlamaCppBackend(model_id(settings), path, settings.n_ctx, settings.n_threads)
+    return LlamaCppBackend(
+        model_id(settings), path, settings.n_ctx, settings.n_threads, settings.flash_attn
+    )
 
 
 class ModelPool:
@@ -88,7 +91,7 @@ class ModelPool:
 
     def _key(self, name: str) -> tuple:
         s = self.cfg.model(name)
-        return (self.model_id(name), s.backend, s.n_ctx, s.n_threads, s.concurrency)
+        return (self.model_id(name), s.backend, s.n_ctx, s.n_threads, s.flash_attn, s.concurrency)
 
     def model_id(self, name: str) -> str:
         # asked once per call (cache keys): computed once per name, a file's stat included

@@ -18,7 +18,14 @@ class LlamaCppBackend:
 
     max_concurrency = 1
 
-    def __init__(self, model_id: str, path: Path, n_ctx: int = 4096, n_threads: int = 0):
+    def __init__(
+        self,
+        model_id: str,
+        path: Path,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        flash_attn: bool = False,
+    ):
         try:
             from llama_cpp import Llama
         except ImportError as e:  # pragma: no cover - a declared dependency
@@ -30,6 +37,7 @@ class LlamaCppBackend:
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=n_threads or os.cpu_count() or 1,
+                flash_attn=flash_attn,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as e:
