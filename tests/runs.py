@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +11,21 @@ from pathlib import Path
 def gra_cmd(*args: object) -> list[str]:
     """The command line of ``gra ARGS...`` with this interpreter."""
     return [sys.executable, "-m", "gra", *map(str, args)]
+
+
+def run_gra(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``gra ARGS...`` as a process; output captured as text."""
+    return subprocess.run(gra_cmd(*args), capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def assert_user_error(p: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 2 with one ``gra: error:`` line containing ``words``, no traceback."""
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gra: error: "), p.stderr
+    assert "Traceback" not in p.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
 
 
 def synth_cmd(seeds: Path, config: Path, out: Path, *args: object) -> list[str]:

@@ -8,28 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs import gra_cmd
+from tests.runs import assert_user_error
+from tests.runs import run_gra as gra
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def gra(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        gra_cmd(*args),
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def assert_user_error(p: subprocess.CompletedProcess, *words: str) -> None:
-    assert p.returncode == 2, p.stderr
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gra: error: "), p.stderr
-    assert "Traceback" not in p.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 GOOD = json.dumps({"instruction": "Add 2 and 3.", "response": "5", "domain": "math"}) + "\n"

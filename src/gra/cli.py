@@ -133,7 +133,9 @@ def _register_dataset_commands() -> None:
     from . import commands
 
     for mod in sorted(m.name for m in pkgutil.iter_modules(commands.__path__)):
-        cli.add_command(importlib.import_module(f"{commands.__name__}.{mod}").command)
+        command = getattr(importlib.import_module(f"{commands.__name__}.{mod}"), "command", None)
+        if isinstance(command, click.Command):
+            cli.add_command(command)
 
 
 _register_dataset_commands()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -220,50 +221,84 @@ class NearDupIndex:
     def _exact_key(text: str) -> bytes:
         return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).digest()
 
+    def _prepare(self, text: str) -> _Prepared:
+        """What ``query`` and ``add`` need of a text, computed once."""
+        sh = np.array(sorted(shingles(text, self.ngram)), dtype=np.uint64)
+        return _Prepared(self._exact_key(text), sh, self.hasher.signature(sh))
+
     def _bands(self, sig: np.ndarray) -> list[tuple[dict[bytes, list[str]], bytes]]:
         """Each LSH table paired with this signature's band key for it."""
         r = self.rows
         keys = [sig[i * r : (i + 1) * r].tobytes() for i in range(self.bands)]
         return list(zip(self._tables, keys, strict=True))
 
-    def _candidates(self, sh: set[int]) -> list[str]:
-        """Keys sharing an LSH band with shingle set ``sh``, in insertion order."""
+    def _candidates(self, sig: np.ndarray) -> list[str]:
+        """Keys sharing an LSH band with signature ``sig``, in insertion order."""
         found: set[str] = set()
-        for table, band in self._bands(self.hasher.signature(sh)):
+        for table, band in self._bands(sig):
             found.update(table.get(band, ()))
         return sorted(found, key=self._order.__getitem__)
 
     def add(self, key: str, text: str) -> None:
         """Index ``text`` under ``key``; a key may be added only once (ValueError)."""
+        self._add(key, self._prepare(text))
+
+    def _add(self, key: str, p: _Prepared) -> None:
         if key in self._shingles:
             raise ValueError(f"key already indexed: {key!r}")
-        sh = shingles(text, self.ngram)
-        self._shingles[key] = sh
+        self._shingles[key] = p.shingles  # sorted uint64: 8 bytes a shingle, not a set's ~60
         self._order[key] = len(self._order)
-        self._exact.setdefault(self._exact_key(text), key)
-        for table, band in self._bands(self.hasher.signature(sh)):
+        self._exact.setdefault(p.exact, key)
+        for table, band in self._bands(p.signature):
             table.setdefault(band, []).append(key)
+
+    def exact_match(self, text: str) -> tuple[str, float] | None:
+        """The first indexed item whose normalised text equals ``text``'s, or None."""
+        key = self._exact.get(self._exact_key(text))
+        return None if key is None else (key, 1.0)
+
+    def add_exact(self, key: str, text: str) -> None:
+        """Index ``text`` for ``exact_match`` only (no shingles, no LSH)."""
+        self._exact.setdefault(self._exact_key(text), key)
 
     def candidates(self, text: str) -> set[str]:
         """Keys sharing at least one LSH band with ``text`` (before the Jaccard re-check)."""
-        return set(self._candidates(shingles(text, self.ngram)))
+        return set(self._candidates(self._prepare(text).signature))
 
     def query(self, text: str) -> tuple[str, float] | None:
         """Best duplicate of ``text`` as ``(key, similarity)``, or None."""
-        exact = self._exact.get(self._exact_key(text))
+        return self._query(self._prepare(text))
+
+    def _query(self, p: _Prepared) -> tuple[str, float] | None:
+        exact = self._exact.get(p.exact)
         if exact is not None:
             return exact, 1.0
-        sh = shingles(text, self.ngram)
         best: tuple[str, float] | None = None
-        for key in self._candidates(sh):  # insertion order: ties go to the earliest
-            sim = jaccard(sh, self._shingles[key])
+        for key in self._candidates(p.signature):  # insertion order: ties go to the earliest
+            sim = _jaccard_sorted(p.shingles, self._shingles[key])
             if sim >= self.threshold and (best is None or sim > best[1]):
                 best = (key, sim)
         return best
 
     def check_and_add(self, key: str, text: str) -> tuple[str, float] | None:
         """``query(text)``; if no duplicate was found, ``add(key, text)``. Returns the match."""
-        match = self.query(text)
+        p = self._prepare(text)
+        match = self._query(p)
         if match is None:
-            self.add(key, text)
+            self._add(key, p)
         return match
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    exact: bytes
+    shingles: np.ndarray  # sorted unique uint64
+    signature: np.ndarray
+
+
+def _jaccard_sorted(a: np.ndarray, b: np.ndarray) -> float:
+    """``jaccard`` of two shingle sets held as sorted unique uint64 arrays."""
+    if not a.size and not b.size:
+        return 1.0
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / (a.size + b.size - inter)

@@ -24,6 +24,7 @@ __all__ = [
     "to_gra",
     "to_openai",
     "to_sharegpt",
+    "write_json_atomic",
     "write_jsonl_atomic",
 ]
 
@@ -101,16 +102,29 @@ def write_jsonl_atomic(path: str | os.PathLike[str], records: Iterable[Record]) 
     ``os.replace``s it over ``path``, so an error or crash midway leaves any
     existing file at ``path`` untouched.
     """
-    path = Path(path)
+
+    def lines() -> Iterable[str]:
+        for rec in records:
+            yield json.dumps(rec, ensure_ascii=False) + "\n"
+
+    return _write_atomic(Path(path), lines())
+
+
+def write_json_atomic(path: str | os.PathLike[str], value: Any) -> None:
+    """Write one JSON document (indented), atomically, as ``write_jsonl_atomic``."""
+    _write_atomic(Path(path), [json.dumps(value, indent=2, ensure_ascii=False) + "\n"])
+
+
+def _write_atomic(path: Path, chunks: Iterable[str]) -> int:
+    """Write the chunks to a temporary file, fsync, rename over ``path``; the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for rec in records:
-                f.write(json.dumps(rec, ensure_ascii=False))
-                f.write("\n")
+            for chunk in chunks:
+                f.write(chunk)
                 count += 1
             f.flush()
             os.fsync(f.fileno())

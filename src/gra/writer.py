@@ -7,13 +7,12 @@ atomically, never left half-written.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .formats import export
+from .formats import export, write_json_atomic
 from .records import Candidate
 from .store import Store
 
@@ -120,8 +119,5 @@ def write_outputs(
     for fmt in dict.fromkeys(["gra", *formats]):
         files[fmt] = str(export(records, run_dir, fmt).name)
     summary = {**extra, "files": files, **summarize(store, cands)}
-    path = run_dir / "summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(run_dir / "summary.json", summary)
     return summary
