@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,10 @@ def default_max_candidates(target: int) -> int:
     return 10 * target + 10
 
 
-def check_models(cfg: Config) -> None:
-    """Fail before creating anything when a configured model is not there."""
-    for name in cfg.model_names():
+def check_models(cfg: Config, names: Iterable[str] | None = None) -> None:
+    """Fail before creating anything when a configured model (or one of ``names``)
+    is not there."""
+    for name in cfg.model_names() if names is None else names:
         if cfg.model(name).backend == "openai":
             continue  # a server that is down stops the run at its first failing call
         src = cfg.model(name).source
