@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .checks import check_names
 from .errors import UserError
 from .models import EMBEDDED
 
@@ -99,6 +100,13 @@ class DedupSettings:
 
 
 @dataclass
+class ChecksSettings:
+    # cheap checks turned off, by name ("refusal", "format:max_words") or group ("format");
+    # every check and its name: docs/review.md
+    disabled: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ExecutorSettings:
     # candidates in flight at once; 0 = auto: twice the summed concurrency of the models
     # in use, so every model has work queued while candidates wait on each other
@@ -120,6 +128,7 @@ class Config:
     review: ReviewSettings = field(default_factory=ReviewSettings)
     aggregate: AggregateSettings = field(default_factory=AggregateSettings)
     adjudication: AdjudicationSettings = field(default_factory=AdjudicationSettings)
+    checks: ChecksSettings = field(default_factory=ChecksSettings)
     dedup: DedupSettings = field(default_factory=DedupSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
 
@@ -144,6 +153,9 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+
+#: List settings that may be empty (every other list must name at least one item).
+MAY_BE_EMPTY = {"checks.disabled"}
 
 CHOICES = {
     "generation.pick": ("random", "round_robin"),
@@ -190,7 +202,7 @@ def _coerce(tp: Any, value: Any, where: str, path: str) -> Any:
         return out
     if origin is list:
         (it,) = typing.get_args(tp)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list) or not (value or path in MAY_BE_EMPTY):
             raise UserError(f"setting '{path}' must be a non-empty list", where)
         return [_coerce(it, v, where, f"{path}[{i}]") for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
@@ -234,6 +246,11 @@ def _check(cfg: Config, where: str) -> None:
                 raise bad(f"models.{name}.{key}", "must be > 0")
         if m.max_retries < 0 or m.retry_backoff_s < 0:
             raise bad(f"models.{name}.max_retries", "and retry_backoff_s must be >= 0")
+    for i, name in enumerate(cfg.checks.disabled):
+        try:
+            check_names([name])
+        except ValueError as e:
+            raise bad(f"checks.disabled[{i}]", str(e)) from None
     a = cfg.aggregate
     for key in ("accept_mean", "reject_mean"):
         if not 1.0 <= getattr(a, key) <= 10.0:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .backends.base import CallFailed
+from .checks import CheckSettings, run_checks
 from .config import Config
 from .dedup import NearDupIndex
 from .executor import BudgetExhausted, Caller
@@ -23,7 +24,6 @@ from .records import Candidate, Review, Seed
 from .seeds import seed_domains
 from .steps import adjudicate, generate, review, tag
 from .steps.aggregate import aggregate
-from .steps.checks import response_problem
 from .steps.common import ParseError, derive_seed
 from .store import Store
 
@@ -67,6 +67,7 @@ class Synth:
             self.index.check_and_add(f"seed:{s.id}", self.dedup_text(s.instruction, s.response))
         for c in store.candidates("accepted"):
             self.index.check_and_add(c.id, self.dedup_text(c.instruction, c.response))
+        self.check_settings = CheckSettings(disabled=frozenset(cfg.checks.disabled))
         self._tags: dict[str, asyncio.Future] = {}
         self.tag_failures = 0
 
@@ -159,9 +160,16 @@ class Synth:
         c.response = reply.text.strip()
         c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
 
-        problem = response_problem(c.instruction, c.response, reply)
-        if problem:
-            return self._end(c, "rejected", f"cheap check: {problem}")
+        problems = run_checks(
+            c.instruction,
+            c.input,
+            c.response,
+            finish_reason=reply.finish_reason,
+            settings=self.check_settings,
+        )
+        if problems:
+            first = problems[0]
+            return self._end(c, "rejected", f"cheap check: {first.name} ({first.detail})")
         dup = self.index.query(self.dedup_text(c.instruction, c.response))
         if dup:
             return self._dup(c, dup)
