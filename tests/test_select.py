@@ -24,12 +24,16 @@ def ratio(cond, direct, variant):
     return cond.mean_nll / direct.mean_nll
 
 
-def test_alien_partners_is_a_derangement():
+def test_alien_partners_is_a_derangement_over_distinct_instructions():
     for n in (2, 3, 10, 101):
-        p = alien_partners(n)
+        p = alien_partners([f"q{i}" for i in range(n)])
         assert sorted(p) == list(range(n))
         assert all(p[i] != i for i in range(n))
-    assert alien_partners(1) == [0]
+    assert alien_partners(["q"]) == [None]
+    assert alien_partners(["q", "q"]) == [None, None]
+    prompts = ["a", "a", "a", "b"]
+    p = alien_partners(prompts)
+    assert all(prompts[j] != prompts[i] for i, j in enumerate(p))
 
 
 def test_ifd_drops_skipped_high_and_mismatched_pairs():

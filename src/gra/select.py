@@ -67,14 +67,20 @@ class Scored:
     drop: str = ""
 
 
-def alien_partners(n: int, seed: int = 0) -> list[int]:
-    """For each of n samples, another sample whose instruction it is paired with for
-    the mismatch guard: a seeded cyclic derangement (never itself when n > 1)."""
+def alien_partners(prompts: Sequence[str], seed: int = 0) -> list[int | None]:
+    """For each sample, another sample whose instruction it is paired with for the
+    mismatch guard: the next one in a seeded shuffle whose instruction differs (a
+    dataset may hold several responses to one instruction); None when none does."""
+    n = len(prompts)
     order = list(range(n))
     random.Random(seed).shuffle(order)
-    partner = [0] * n
+    partner: list[int | None] = [None] * n
     for k, i in enumerate(order):
-        partner[i] = order[(k + 1) % n]
+        for step in range(1, n):
+            j = order[(k + step) % n]
+            if prompts[j] != prompts[i]:
+                partner[i] = j
+                break
     return partner
 
 
@@ -91,20 +97,21 @@ def score_ifd(
     ``losses`` maps (instruction or None, response) pairs to ResponseLoss values
     (``gra.ifd``); it is called on chunks so that progress can be shown.
     """
-    partner = alien_partners(len(samples))
+    partner = alien_partners([s.prompt for s in samples])
     out: list[Scored] = []
     for start in range(0, len(samples), chunk):
         part = samples[start : start + chunk]
         items: list[tuple[str | None, str]] = []
         for k, s in enumerate(part):
             items += [(s.prompt, s.response), (None, s.response)]
-            if opts.guard > 0:
-                items.append((samples[partner[start + k]].prompt, s.response))
-        got = losses(items)
-        step = 3 if opts.guard > 0 else 2
+            other = partner[start + k]
+            if opts.guard > 0 and other is not None:
+                items.append((samples[other].prompt, s.response))
+        got = iter(losses(items))
         for k, s in enumerate(part):
-            cond, direct = got[step * k], got[step * k + 1]
-            alien = got[step * k + 2] if opts.guard > 0 else None
+            cond, direct = next(got), next(got)
+            has_alien = opts.guard > 0 and partner[start + k] is not None
+            alien = next(got) if has_alien else None
             out.append(_judge_ifd(s, cond, direct, alien, opts, ifd))
         if progress:
             progress(len(out))
