@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from gra.datasets import Sample
 from gra.judge import read_score
@@ -150,3 +151,40 @@ def test_select_usage_errors(tmp_path):
         run_gra("select", data, "--out", out, "--method", "judge"), "d.jsonl:1", "not a number"
     )
     assert not out.exists()
+
+
+@pytest.mark.model
+def test_ifd_command_with_the_embedded_scorer(tmp_path):
+    rows = [
+        {"id": "add", "instruction": "Add 12 and 30.", "response": "12 + 30 = 42."},
+        {
+            "id": "sky",
+            "instruction": "Why is the sky blue?",
+            "response": "Sunlight scatters off air molecules, and blue light scatters most.",
+        },
+        {
+            "id": "mix",
+            "instruction": "Name a primary colour.",
+            "response": "Photosynthesis turns light, water and carbon dioxide into sugar.",
+        },
+        {"id": "empty", "instruction": "Write a haiku about rain.", "response": ""},
+    ]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out, cache = tmp_path / "sel.jsonl", tmp_path / "cache.sqlite"
+    args = ("select", data, "--out", out, "--cache", cache, "--top-n", "2", "--guard", "0")
+    p = run_gra(*args)
+    assert p.returncode == 0, p.stderr
+    scores = {
+        r["id"]: r
+        for r in map(json.loads, (tmp_path / "sel.scores.jsonl").read_text().splitlines())
+    }
+    assert scores["empty"]["dropped"].startswith("cheap check: empty_response")
+    for sid in ("add", "sky", "mix"):
+        assert scores[sid]["ifd"] > 0 and scores[sid]["response_tokens"] > 1
+    sel = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(sel) == 2 and all(r["gra_scores"]["ifd"] < 1 for r in sel)
+    first = out.read_text()
+    again = run_gra(*args)  # every loss from the cache: same selection
+    assert again.returncode == 0, again.stderr
+    assert out.read_text() == first

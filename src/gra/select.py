@@ -13,6 +13,10 @@ Scores (one method per run):
   reviewers (``gra.judge``); samples below ``min_score`` are dropped.
 - ``none``: every sample is eligible, in file order.
 
+Before any scoring, samples the cheap checks reject (empty, refusal, repetition,
+truncation, broken format constraints: ``gra.checks``) are dropped: IFD ranks
+such broken responses near the top (benchmarks/ifd_selection.py).
+
 Then the best ``top_n`` / ``top_percent`` of the eligible samples are kept, by
 score alone or, with ``diversity``, by DEITA's greedy cosine filter or facility
 location on embeddings (``gra.selection``).
@@ -35,12 +39,15 @@ __all__ = [
     "Scored",
     "SelectOptions",
     "alien_partners",
+    "check_drops",
     "choose",
     "score_ifd",
 ]
 
-#: Own/other loss ratio at or above which a pair is taken for a mismatch.
-GUARD_DEFAULT = 0.95
+#: Own/other loss ratio at or above which a pair is taken for a mismatch: on the dev
+#: set (benchmarks/ifd_selection.py, SmolLM2, plain format) it flags 26 of 34
+#: mismatched pairs and 10 of 83 good ones.
+GUARD_DEFAULT = 0.9
 
 
 @dataclass
@@ -49,6 +56,7 @@ class SelectOptions:
     variant: str = "ppl"  # ifd: ppl | loss
     max_ifd: float = 1.0  # ifd: drop IFD >= this
     guard: float = GUARD_DEFAULT  # ifd: drop own/other loss ratio >= this (0 = off)
+    checks: bool = True  # drop what the cheap checks reject (gra.checks) before scoring
     min_score: float | None = None  # judge: drop scores below this
     top_n: int | None = None
     top_percent: float | None = None
@@ -84,6 +92,18 @@ def alien_partners(prompts: Sequence[str], seed: int = 0) -> list[int | None]:
     return partner
 
 
+def check_drops(samples: Sequence[Sample], disabled: Sequence[str] = ()) -> list[str]:
+    """For each sample, why the cheap checks (``gra.checks``) reject it, or ""."""
+    from .checks import CheckSettings, run_checks
+
+    settings = CheckSettings(disabled=frozenset(disabled))
+    out = []
+    for s in samples:
+        failed = run_checks(s.instruction, s.input, s.response, settings=settings)
+        out.append(f"cheap check: {failed[0].name} ({failed[0].detail})" if failed else "")
+    return out
+
+
 def score_ifd(
     samples: Sequence[Sample],
     losses: Callable[[list[tuple[str | None, str]]], list[Any]],
@@ -91,24 +111,32 @@ def score_ifd(
     ifd: Callable[[Any, Any, str], float | None],
     progress: Callable[[int], None] | None = None,
     chunk: int = 32,
+    dropped: Sequence[str] | None = None,
 ) -> list[Scored]:
     """IFD of every sample (and the guard ratio), with drop reasons.
 
     ``losses`` maps (instruction or None, response) pairs to ResponseLoss values
-    (``gra.ifd``); it is called on chunks so that progress can be shown.
+    (``gra.ifd``); it is called on chunks so that progress can be shown. Samples
+    with a reason in ``dropped`` (e.g. from ``check_drops``) are not scored.
     """
+    dropped = dropped or [""] * len(samples)
     partner = alien_partners([s.prompt for s in samples])
     out: list[Scored] = []
     for start in range(0, len(samples), chunk):
         part = samples[start : start + chunk]
         items: list[tuple[str | None, str]] = []
         for k, s in enumerate(part):
+            if dropped[start + k]:
+                continue
             items += [(s.prompt, s.response), (None, s.response)]
             other = partner[start + k]
             if opts.guard > 0 and other is not None:
                 items.append((samples[other].prompt, s.response))
-        got = iter(losses(items))
+        got = iter(losses(items) if items else [])
         for k, s in enumerate(part):
+            if dropped[start + k]:
+                out.append(Scored(s, None, {}, drop=dropped[start + k]))
+                continue
             cond, direct = next(got), next(got)
             has_alien = opts.guard > 0 and partner[start + k] is not None
             alien = next(got) if has_alien else None

@@ -64,7 +64,14 @@ from .common import ProgressLine, check_out_path, sidecar_path
     type=click.FloatRange(min=0),
     default=None,
     help="ifd: drop a pair whose own instruction explains the response no better than "
-    "another's (loss ratio >= this; 0 = off) [default: 0.95].",
+    "another's (loss ratio >= this; 0 = off) [default: 0.9].",
+)
+@click.option(
+    "--checks/--no-checks",
+    default=True,
+    show_default=True,
+    help="Drop samples the cheap checks reject (empty, refusal, repetition, truncation, "
+    "broken format) before scoring.",
 )
 @click.option(
     "--cache",
@@ -108,6 +115,7 @@ def command(
     variant,
     max_ifd,
     guard,
+    checks,
     cache,
     min_score,
     score_field,
@@ -119,7 +127,7 @@ def command(
     judge score, optionally for diversity; write them with their scores to OUT."""
     from ..datasets import check_dataset_path, load_samples
     from ..formats import write_jsonl_atomic
-    from ..select import GUARD_DEFAULT, SelectOptions, choose
+    from ..select import GUARD_DEFAULT, Scored, SelectOptions, check_drops, choose
 
     check_dataset_path(data)
     check_out_path(out, data)
@@ -145,6 +153,7 @@ def command(
         top_percent=top_percent,
         diversity=diversity,
         tau=tau,
+        checks=checks,
     )
     embed = None
     if diversity != "none":  # load it now: a missing model fails before any scoring
@@ -155,14 +164,17 @@ def command(
     samples = load_samples(data)
     t0 = time.perf_counter()
     progress = ProgressLine("select")
+    dropped = check_drops(samples) if checks else [""] * len(samples)
     if method == "ifd":
-        scored = _ifd(samples, opts, scorer, template, cache, progress)
+        scored = _ifd(samples, opts, scorer, template, cache, progress, dropped)
     elif method == "judge":
         scored = _judge(samples, opts, score_field, list(reviewers), config_path, progress)
+        scored = [
+            Scored(s.sample, s.score, s.detail, d or s.drop)
+            for s, d in zip(scored, dropped, strict=True)
+        ]
     else:
-        from ..select import Scored
-
-        scored = [Scored(s) for s in samples]
+        scored = [Scored(s, drop=d) for s, d in zip(samples, dropped, strict=True)]
     progress.done()
     picked = choose(scored, opts, embed)
     rank = {i: r for r, i in enumerate(picked, start=1)}
@@ -198,7 +210,7 @@ def command(
     reasons: dict[str, int] = {}
     for sc in scored:
         if sc.drop:
-            key = sc.drop.split(":")[0] if ":" in sc.drop else sc.drop.split(" ")[0]
+            key = _reason_kind(sc.drop, opts)
             reasons[key] = reasons.get(key, 0) + 1
     for why, n in sorted(reasons.items(), key=lambda x: -x[1]):
         click.echo(f"  dropped {n}: {why}")
@@ -206,7 +218,18 @@ def command(
     click.echo(f"scores: {scores_path}")
 
 
-def _ifd(samples, opts, scorer_spec, template, cache, progress):
+def _reason_kind(drop: str, opts) -> str:
+    """A drop reason without its per-sample numbers, for the summary lines."""
+    if drop.startswith("IFD "):
+        return f"IFD >= {opts.max_ifd:g}"
+    if drop.startswith("mismatch guard"):
+        return f"mismatch guard (own/other instruction loss >= {opts.guard:g})"
+    if drop.startswith("judge score"):
+        return f"judge score < {opts.min_score:g}"
+    return drop.split(" (")[0]
+
+
+def _ifd(samples, opts, scorer_spec, template, cache, progress, dropped):
     from ..ifd import CachedScorer, default_cache_path, ifd, load_scorer
     from ..select import score_ifd
 
@@ -220,6 +243,7 @@ def _ifd(samples, opts, scorer_spec, template, cache, progress):
             opts,
             ifd,
             progress=lambda n: progress.update(f"{n}/{len(samples)} scored"),
+            dropped=dropped,
         )
     finally:
         close = getattr(scorer, "close", None)
