@@ -188,3 +188,31 @@ def test_ifd_command_with_the_embedded_scorer(tmp_path):
     again = run_gra(*args)  # every loss from the cache: same selection
     assert again.returncode == 0, again.stderr
     assert out.read_text() == first
+
+
+@pytest.mark.model
+def test_judge_command_asks_a_reviewer_and_caches_its_calls(tmp_path):
+    rows = [
+        {"id": "a", "instruction": "Add 12 and 30.", "response": "12 + 30 = 42."},
+        {
+            "id": "b",
+            "instruction": "Name a primary colour.",
+            "response": "Red is a primary colour.",
+        },
+    ]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("models:\n  smollm2-135m:\n    concurrency: 2\nreview:\n  max_tokens: 160\n")
+    out, cache = tmp_path / "sel.jsonl", tmp_path / "calls.sqlite"
+    args = ("select", data, "--out", out, "--method", "judge", "--reviewer", "smollm2-135m")
+    p = run_gra(*args, "--config", cfg, "--cache", cache)
+    assert p.returncode == 0, p.stderr
+    scores = [json.loads(x) for x in (tmp_path / "sel.scores.jsonl").read_text().splitlines()]
+    for r in scores:
+        assert r["judge_source"] == "reviewers" and r["reviews"][0]["reviewer"] == "smollm2-135m"
+        assert r["score"] is None or 1 <= r["score"] <= 10
+    first = (tmp_path / "sel.scores.jsonl").read_text()
+    again = run_gra(*args, "--config", cfg, "--cache", cache)  # answered from the store
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "sel.scores.jsonl").read_text() == first

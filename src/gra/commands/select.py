@@ -76,7 +76,7 @@ from .common import ProgressLine, check_out_path, sidecar_path
 @click.option(
     "--cache",
     type=click.Path(path_type=Path),
-    help="ifd: score cache (SQLite) [default: in gra's cache directory].",
+    help="Cache of IFD losses or reviewer calls (SQLite) [default: in gra's cache directory].",
 )
 # judge
 @click.option("--min-score", type=float, help="judge: drop samples scored below this.")
@@ -168,7 +168,7 @@ def command(
     if method == "ifd":
         scored = _ifd(samples, opts, scorer, template, cache, progress, dropped)
     elif method == "judge":
-        scored = _judge(samples, opts, score_field, list(reviewers), config_path, progress)
+        scored = _judge(samples, opts, score_field, list(reviewers), config_path, cache, progress)
         scored = [
             Scored(s.sample, s.score, s.detail, d or s.drop)
             for s, d in zip(scored, dropped, strict=True)
@@ -251,7 +251,7 @@ def _ifd(samples, opts, scorer_spec, template, cache, progress, dropped):
             close()
 
 
-def _judge(samples, opts, score_field, reviewers, config_path, progress):
+def _judge(samples, opts, score_field, reviewers, config_path, cache, progress):
     from ..config import load_config
     from ..judge import read_score, review_scores
     from ..models import cache_dir
@@ -265,7 +265,7 @@ def _judge(samples, opts, score_field, reviewers, config_path, progress):
             samples,
             cfg,
             reviewers,
-            cache_dir() / "select-calls.sqlite",
+            cache or cache_dir() / "select-calls.sqlite",
             on_done=lambda n: progress.update(f"{n}/{len(samples)} reviewed"),
         )
     else:
