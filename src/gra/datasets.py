@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .seeds import ALIASES, _describe, _names, _q
+from .seeds import ALIASES, _describe, _names, _q, json_line
 
 __all__ = ["Sample", "read_samples", "load_samples", "check_dataset_path"]
 
@@ -114,6 +114,7 @@ def _jsonl_objects(p: Path, path: str) -> Iterator[tuple[str, int, dict[str, Any
     except OSError as e:
         raise UserError(f"cannot read ({e.strerror or e}); check its permissions", path) from None
     with f:
+        first = True
         for n, raw in enumerate(f, start=1):
             if n == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
@@ -124,15 +125,8 @@ def _jsonl_objects(p: Path, path: str) -> Iterator[tuple[str, int, dict[str, Any
                 raise UserError("not valid UTF-8; save the file as UTF-8", where) from None
             if not line.strip():
                 continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as e:
-                hint = "each line must be one complete JSON object"
-                if n == 1 and line.strip() in ("{", "["):
-                    hint = "a pretty-printed file should be named .json, not .jsonl"
-                raise UserError(
-                    f"not valid JSON ({e.msg} at column {e.colno}); {hint}", where
-                ) from None
+            value = json_line(line, where, first)
+            first = False
             yield where, n, _object(value, where)
 
 

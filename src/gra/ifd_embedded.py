@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends.llama_batch import free_native
 from .errors import ModelUnavailable
 from .ifd_format import Prepared, TokenLayout, check_template
 
@@ -175,16 +176,8 @@ class EmbeddedEngine:
                 self._decode([(tokens[p], p, (k,), False) for p in range(s, e)])
 
     def close(self) -> None:
-        C = self._C
-        if self._batch is not None:
-            C.llama_batch_free(self._batch)
-            self._batch = None
-        if self._ctx is not None:
-            C.llama_free(self._ctx)
-            self._ctx = None
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        free_native(self._C, self._batch, self._ctx, self._llm)
+        self._batch = self._ctx = self._llm = None
 
     # ---- scoring ------------------------------------------------------------------
 

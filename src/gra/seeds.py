@@ -148,20 +148,24 @@ def _object_at(loc: _Loc, value: object) -> tuple[_Loc, Record]:
     return loc, value
 
 
+def json_line(line: str, where: str, first: bool) -> Any:
+    """One JSON Lines record; a UserError at ``where`` (``path:LINE``) if it is not
+    JSON (``first``: the file's first record, where a pretty-printed file shows)."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        hint = "each line must be one complete JSON object"
+        if first and line.strip() in ("{", "["):
+            hint = "a pretty-printed file should be named .json, not .jsonl"
+        raise UserError(f"not valid JSON ({e.msg} at column {e.colno}); {hint}", where) from None
+
+
 def _read_jsonl(text: str, path: str) -> Iterator[Record]:
     first = True
     for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as e:
-            hint = "each line must be one complete JSON object"
-            if first and line.strip() in ("{", "["):
-                hint = "a pretty-printed file should be named .json, not .jsonl"
-            raise UserError(
-                f"not valid JSON ({e.msg} at column {e.colno}); {hint}", f"{path}:{n}"
-            ) from None
+        value = json_line(line, f"{path}:{n}", first)
         first = False
         yield _object_at(_Loc(path, "line", n), value)
 

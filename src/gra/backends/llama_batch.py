@@ -239,16 +239,8 @@ class BatchedLlamaBackend:
         self._free_native()
 
     def _free_native(self) -> None:
-        C = self._C
-        if self._batch is not None:
-            C.llama_batch_free(self._batch)
-            self._batch = None
-        if self._ctx is not None:
-            C.llama_free(self._ctx)
-            self._ctx = None
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        free_native(self._C, self._batch, self._ctx, self._llm)
+        self._batch = self._ctx = self._llm = None
 
     # ---- worker thread: the only one touching the llama context -------------------
 
@@ -585,6 +577,17 @@ class BatchedLlamaBackend:
             job.loop.call_soon_threadsafe(settle)
         except RuntimeError:  # the caller's event loop is closed: nobody is waiting
             pass
+
+
+def free_native(C: Any, batch: Any, ctx: Any, llm: Any) -> None:
+    """Free a llama batch, then its context, then close the ``Llama`` holding the
+    weights (each may be None: a constructor that failed half-way)."""
+    if batch is not None:
+        C.llama_batch_free(batch)
+    if ctx is not None:
+        C.llama_free(ctx)
+    if llm is not None:
+        llm.close()
 
 
 def _failed(e: BaseException) -> CallFailed:

@@ -1052,20 +1052,21 @@ def check_comma_list(s: Sample) -> str | None:
     return None
 
 
-def check_lowercase(s: Sample) -> str | None:
-    for _c in _of(s, "lowercase"):
-        upper = [w for w in re.findall(r"\S*[A-Z]\S*", s.prose)]
-        if upper:
-            return f"asks for lowercase only, has capitals: {' '.join(upper[:3])!r}"
+def _check_case(s: Sample, kind: str, wrong: str, message: str) -> str | None:
+    """Words with a letter of the ``wrong`` case in a response asked to be ``kind``."""
+    for _c in _of(s, kind):
+        found = re.findall(rf"\S*[{wrong}]\S*", s.prose)
+        if found:
+            return f"{message}: {' '.join(found[:3])!r}"
     return None
+
+
+def check_lowercase(s: Sample) -> str | None:
+    return _check_case(s, "lowercase", "A-Z", "asks for lowercase only, has capitals")
 
 
 def check_uppercase(s: Sample) -> str | None:
-    for _c in _of(s, "uppercase"):
-        lower = [w for w in re.findall(r"\S*[a-z]\S*", s.prose)]
-        if lower:
-            return f"asks for capitals only, has lowercase: {' '.join(lower[:3])!r}"
-    return None
+    return _check_case(s, "uppercase", "a-z", "asks for capitals only, has lowercase")
 
 
 def _clean_edge(t: str) -> str:
