@@ -168,11 +168,9 @@ def command(
     if method == "ifd":
         scored = _ifd(samples, opts, scorer, template, cache, progress, dropped)
     elif method == "judge":
-        scored = _judge(samples, opts, score_field, list(reviewers), config_path, cache, progress)
-        scored = [
-            Scored(s.sample, s.score, s.detail, d or s.drop)
-            for s, d in zip(scored, dropped, strict=True)
-        ]
+        scored = _judge(
+            samples, opts, score_field, list(reviewers), config_path, cache, progress, dropped
+        )
     else:
         scored = [Scored(s, drop=d) for s, d in zip(samples, dropped, strict=True)]
     progress.done()
@@ -251,27 +249,33 @@ def _ifd(samples, opts, scorer_spec, template, cache, progress, dropped):
             close()
 
 
-def _judge(samples, opts, score_field, reviewers, config_path, cache, progress):
+def _judge(samples, opts, score_field, reviewers, config_path, cache, progress, dropped):
     from ..config import load_config
     from ..judge import read_score, review_scores
     from ..models import cache_dir
     from ..run import check_models
     from ..select import Scored
 
-    if reviewers:
+    keep = [s for s, d in zip(samples, dropped, strict=True) if not d]
+    if reviewers:  # only what the cheap checks let through costs reviewer tokens
         cfg = load_config(config_path)
         check_models(cfg, reviewers)
         judged = review_scores(
-            samples,
+            keep,
             cfg,
             reviewers,
             cache or cache_dir() / "select-calls.sqlite",
-            on_done=lambda n: progress.update(f"{n}/{len(samples)} reviewed"),
+            on_done=lambda n: progress.update(f"{n}/{len(keep)} reviewed"),
         )
     else:
-        judged = [read_score(s, score_field) for s in samples]
+        judged = [read_score(s, score_field) for s in keep]
+    found = iter(judged)
     out = []
-    for s, j in zip(samples, judged, strict=True):
+    for s, d in zip(samples, dropped, strict=True):
+        if d:
+            out.append(Scored(s, None, {}, d))
+            continue
+        j = next(found)
         detail = {"judge_source": j.source, **({"reviews": j.reviews} if j.reviews else {})}
         drop = f"not scored: {j.skip}" if j.score is None else ""
         if not drop and opts.min_score is not None and j.score < opts.min_score:
