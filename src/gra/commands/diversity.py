@@ -175,7 +175,8 @@ def command(
         return
     from rich.console import Console
 
-    console = Console()
+    # piped or logged: room for every column instead of rich's 80-column default
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(render(result))
     console.print(_caption(result), soft_wrap=True, markup=False, highlight=False)
     if json_path is not None:
