@@ -21,24 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .datasets import Sample
+from .datasets import TEXT_FIELDS, Sample, sample_text
 from .dedup import NearDupIndex
 
-__all__ = ["FIELDS", "DedupOptions", "DedupStats", "Removal", "dedup_samples", "text_of"]
+__all__ = ["FIELDS", "DedupOptions", "DedupStats", "Removal", "dedup_samples"]
 
-FIELDS = ("instruction", "response", "text")
-
-
-def text_of(sample: Sample, which: str) -> str:
-    """The part of a sample compared for duplicates: ``instruction`` (with its input),
-    ``response``, or ``text`` (both)."""
-    if which == "instruction":
-        return sample.prompt
-    if which == "response":
-        return sample.response
-    if which == "text":
-        return sample.text
-    raise ValueError(f"field must be one of {', '.join(FIELDS)}, got {which!r}")
+FIELDS = TEXT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -100,7 +88,7 @@ def _lexical(
     )
     for s in samples:
         stats.read += 1
-        text = text_of(s, opts.field)
+        text = sample_text(s, opts.field)
         match, method = index.exact_match(text), "exact"
         if match is None and opts.jaccard > 0:
             match, method = index.check_and_add(s.id, text), "minhash"
@@ -124,7 +112,7 @@ def _semantic(
     batch: list[Sample] = []
 
     def flush() -> Iterator[Sample]:
-        vecs = np.asarray(embed([text_of(s, opts.field) for s in batch]), dtype=np.float32)
+        vecs = np.asarray(embed([sample_text(s, opts.field) for s in batch]), dtype=np.float32)
         # one product against everything kept before this batch, then the batch itself
         before = kept.best_many(vecs)
         within = vecs @ vecs.T

@@ -29,7 +29,14 @@ from typing import Any
 from .errors import UserError
 from .seeds import ALIASES, _describe, _names, _q, json_line
 
-__all__ = ["Sample", "read_samples", "load_samples", "check_dataset_path"]
+__all__ = [
+    "TEXT_FIELDS",
+    "Sample",
+    "check_dataset_path",
+    "load_samples",
+    "read_samples",
+    "sample_text",
+]
 
 _USER = {"human", "user"}
 _ASSISTANT = {"gpt", "assistant", "model", "bot"}
@@ -61,6 +68,22 @@ class Sample:
     def text(self) -> str:
         """Instruction, input and response as one text (for n-gram and embedding work)."""
         return f"{self.prompt}\n{self.response}"
+
+
+#: The parts of a sample a command can measure or compare.
+TEXT_FIELDS = ("text", "instruction", "response")
+
+
+def sample_text(sample: Sample, field: str) -> str:
+    """``text`` (instruction, input and response), ``instruction`` (the user turn:
+    instruction and any Alpaca input) or ``response``."""
+    if field == "text":
+        return sample.text
+    if field == "instruction":
+        return sample.prompt
+    if field == "response":
+        return sample.response
+    raise ValueError(f"field must be one of {', '.join(TEXT_FIELDS)}, got {field!r}")
 
 
 def check_dataset_path(path: str | Path) -> Path:

@@ -40,7 +40,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
-from .datasets import Sample, read_samples
+from .datasets import TEXT_FIELDS, read_samples, sample_text
 from .dedup import _strip_punct
 
 __all__ = [
@@ -72,7 +72,7 @@ __all__ = [
     "vendi_score",
 ]
 
-FIELDS = ("text", "instruction", "response")
+FIELDS = TEXT_FIELDS
 DISTINCT_ORDERS = (1, 2, 3)
 BLEU_MAX_N = 4
 BLEU_EPSILON = 0.1
@@ -646,16 +646,7 @@ class _Group:
         return row
 
 
-def field_text(sample: Sample, field: str) -> str:
-    """The text measured: ``text`` (prompt and response), ``instruction`` (the user turn:
-    instruction and any Alpaca input) or ``response``."""
-    if field == "text":
-        return sample.text
-    if field == "instruction":
-        return sample.prompt
-    if field == "response":
-        return sample.response
-    raise ValueError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
+field_text = sample_text  # the part of each sample measured
 
 
 def _embed_all(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:

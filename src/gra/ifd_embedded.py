@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends.llama_batch import free_native
+from .backends.llama_batch import flash_attn_type, free_native
 from .errors import ModelUnavailable
 from .ifd_format import Prepared, TokenLayout, check_template
 
@@ -145,11 +145,7 @@ class EmbeddedEngine:
             params.n_ubatch = self.n_ubatch
             params.n_batch = max(self.n_ubatch, params.n_seq_max)
             params.n_threads = params.n_threads_batch = threads
-            params.flash_attn_type = (
-                llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-                if flash_attn
-                else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-            )
+            params.flash_attn_type = flash_attn_type(llama_cpp, flash_attn)
             self._ctx = llama_cpp.llama_init_from_model(self._llm.model, params)
             if not self._ctx:
                 raise RuntimeError("cannot allocate a llama context")

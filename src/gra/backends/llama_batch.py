@@ -180,11 +180,7 @@ class BatchedLlamaBackend:
             params.kv_unified = False
             params.n_batch = params.n_ubatch = batch_size
             params.n_threads = params.n_threads_batch = threads
-            params.flash_attn_type = (
-                llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-                if flash_attn
-                else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-            )
+            params.flash_attn_type = flash_attn_type(llama_cpp, flash_attn)
             self._ctx = llama_cpp.llama_init_from_model(self._llm.model, params)
             if not self._ctx:
                 raise RuntimeError(f"cannot allocate a context for {n_parallel} x {n_ctx} tokens")
@@ -577,6 +573,11 @@ class BatchedLlamaBackend:
             job.loop.call_soon_threadsafe(settle)
         except RuntimeError:  # the caller's event loop is closed: nobody is waiting
             pass
+
+
+def flash_attn_type(C: Any, on: bool) -> int:
+    """llama.cpp's context setting for flash attention on or off (never "auto")."""
+    return C.LLAMA_FLASH_ATTN_TYPE_ENABLED if on else C.LLAMA_FLASH_ATTN_TYPE_DISABLED
 
 
 def free_native(C: Any, batch: Any, ctx: Any, llm: Any) -> None:

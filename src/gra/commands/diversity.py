@@ -9,11 +9,12 @@ from typing import Any
 
 import click
 
+from ..datasets import TEXT_FIELDS
 from ..errors import UserError
 
 DEFAULT_BLEU_SAMPLE = 500  # the same as gra.diversity's (kept here so --help imports no numpy)
 DEFAULT_EMBED_SAMPLE = 2000
-FIELDS = ("text", "instruction", "response")
+FIELDS = TEXT_FIELDS
 NO_GENERATOR = "(no generator)"
 
 
