@@ -89,16 +89,19 @@ def _lexical(
     for s in samples:
         stats.read += 1
         text = sample_text(s, opts.field)
-        match, method = index.exact_match(text), "exact"
-        if match is None and opts.jaccard > 0:
-            match, method = index.check_and_add(s.id, text), "minhash"
-        elif match is None:
-            index.add_exact(s.id, text)
-        if match is None:
+        if opts.jaccard > 0:
+            found = index.match_or_add(s.id, text)
+        else:
+            exact = index.exact_match(text)
+            found = None if exact is None else (*exact, "exact")
+            if found is None:
+                index.add_exact(s.id, text)
+        if found is None:
             yield s
             continue
+        kept, similarity, method = found
         stats.removed[method] += 1
-        removals.append(Removal(s.id, match[0], method, round(match[1], 4)))
+        removals.append(Removal(s.id, kept, method, round(similarity, 4)))
 
 
 def _semantic(

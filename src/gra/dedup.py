@@ -270,23 +270,34 @@ class NearDupIndex:
         return self._query(self._prepare(text))
 
     def _query(self, p: _Prepared) -> tuple[str, float] | None:
+        found = self._query_how(p)
+        return None if found is None else found[:2]
+
+    def _query_how(self, p: _Prepared) -> tuple[str, float, str] | None:
+        """The best match and how it was found: ``exact`` or ``minhash``."""
         exact = self._exact.get(p.exact)
         if exact is not None:
-            return exact, 1.0
-        best: tuple[str, float] | None = None
+            return exact, 1.0, "exact"
+        best: tuple[str, float, str] | None = None
         for key in self._candidates(p.signature):  # insertion order: ties go to the earliest
             sim = _jaccard_sorted(p.shingles, self._shingles[key])
             if sim >= self.threshold and (best is None or sim > best[1]):
-                best = (key, sim)
+                best = (key, sim, "minhash")
         return best
 
     def check_and_add(self, key: str, text: str) -> tuple[str, float] | None:
         """``query(text)``; if no duplicate was found, ``add(key, text)``. Returns the match."""
+        found = self.match_or_add(key, text)
+        return None if found is None else found[:2]
+
+    def match_or_add(self, key: str, text: str) -> tuple[str, float, str] | None:
+        """``check_and_add`` that also says how the match was found (``exact`` or
+        ``minhash``); the text is normalised and hashed once."""
         p = self._prepare(text)
-        match = self._query(p)
-        if match is None:
+        found = self._query_how(p)
+        if found is None:
             self._add(key, p)
-        return match
+        return found
 
 
 @dataclass(frozen=True)
