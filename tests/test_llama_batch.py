@@ -131,3 +131,31 @@ def test_seeded_sampling_does_not_depend_on_the_rest_of_the_batch(batched, singl
     assert alone.text == crowded.text == last.text
     assert alone.text == single.chat_sync(target).text  # same sampler chain, same seed
     assert alone.text != run_all(batched, [ask(PROMPTS[1], max_tokens=40, temperature=0.8)])[0].text
+
+
+def test_logprobs_are_the_same_from_both_backends_and_cover_the_reply(batched, single):
+    """A review request with top logprobs: both embedded backends return the same
+    OpenAI-style entries, one per generated token but the last, spelling the reply."""
+    from gra.steps import review
+
+    req = review.build(
+        "What is 2 + 2?", "", "2 + 2 = 4.", max_tokens=90, temperature=0.0, seed=1, logprobs=5
+    )
+    got_batched = run_all(batched, [req])[0]
+    got_single = single.chat_sync(req)
+    assert got_batched.text == got_single.text
+    a = got_batched.extra["logprobs"]["content"]
+    b = got_single.extra["logprobs"]["content"]
+    assert len(a) >= got_batched.completion_tokens - 1 and len(a) == len(b)
+    assert got_batched.text.startswith("".join(e["token"] for e in a))
+    for x, y in zip(a, b, strict=True):
+        assert x["token"] == y["token"]
+        assert x["logprob"] == pytest.approx(y["logprob"], abs=1e-4)
+        tops = [t["logprob"] for t in x["top_logprobs"]]
+        assert len(tops) == 5 and tops == sorted(tops, reverse=True) and tops[0] <= 0.0
+        # the raw logits, before the JSON grammar: the written token may be below the top
+        assert x["logprob"] <= tops[0] + 1e-9
+    parsed = review.parse("smollm2-135m", got_batched.text, got_batched.extra["logprobs"])
+    if parsed.ok:
+        assert parsed.method == "logprobs"
+        assert all(1.0 <= v <= 10.0 for v in parsed.scores.values())

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from gra.config import load_config
+from gra.council import pick_adjudicator, pick_reviewers
 from gra.executor import Caller, ModelPool
-from gra.pipeline import Budget, Synth, pick_adjudicator, pick_reviewers
+from gra.pipeline import Budget, Synth
 from gra.records import Seed
 from gra.store import Store
 from tests.fakes import FakeLoader

@@ -71,9 +71,20 @@ class GenerationSettings:
 @dataclass
 class ReviewSettings:
     models: list[str] = field(default_factory=lambda: ["qwen2.5-coder-0.5b", "smollm2-135m"])
-    reviewers: int = 2  # reviews per candidate
+    reviewers: int = 2  # reviews per candidate, at most (see sure_margin)
     temperature: float = 0.2
     max_tokens: int = 220
+    # top tokens per position asked of the backend: scores become the expectation over
+    # the score tokens (sum of s * p(s)) where it returns them; 0 = the written digits
+    logprobs: int = 10
+    # stop asking reviewers once every review so far is this far beyond a threshold
+    # (>= aggregate.accept_mean + m or < aggregate.reject_mean - m); negative = ask all
+    sure_margin: float = -1.0
+    # gra review's stages, in this order: checks, mismatch, council, adjudicator
+    # (gra synth always runs the text checks, the council and the adjudicator)
+    stages: list[str] = field(
+        default_factory=lambda: ["checks", "mismatch", "council", "adjudicator"]
+    )
 
 
 @dataclass
@@ -104,6 +115,12 @@ class ChecksSettings:
     # cheap checks turned off, by name ("refusal", "format:max_words") or group ("format");
     # every check and its name: docs/review.md
     disabled: list[str] = field(default_factory=list)
+    # the "mismatch" check (gra review): a small model's loss of the response after its own
+    # instruction vs after another sample's; own/other >= mismatch_ratio, or IFD >=
+    # mismatch_max_ifd (0 = off), flags a response to a different instruction
+    mismatch_model: str = "smollm2-135m"
+    mismatch_ratio: float = 0.9
+    mismatch_max_ifd: float = 1.0
 
 
 @dataclass
@@ -154,8 +171,23 @@ class Config:
         return dataclasses.asdict(self)
 
 
+#: gra review's stages, in run order (gra.review_dataset).
+STAGES = ("checks", "mismatch", "council", "adjudicator")
+
+
+def check_stages(stages: list[str]) -> list[str]:
+    """The stages in run order; ValueError for unknown names or an adjudicator
+    without a council."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage {unknown[0]!r} (known: {', '.join(STAGES)})")
+    if "adjudicator" in stages and "council" not in stages:
+        raise ValueError("the adjudicator decides what the council leaves open: add 'council'")
+    return [s for s in STAGES if s in stages]
+
+
 #: List settings that may be empty (every other list must name at least one item).
-MAY_BE_EMPTY = {"checks.disabled"}
+MAY_BE_EMPTY = {"checks.disabled", "review.stages"}
 
 CHOICES = {
     "generation.pick": ("random", "round_robin"),
@@ -259,6 +291,14 @@ def _check(cfg: Config, where: str) -> None:
         raise bad("aggregate.reject_mean", "must not exceed aggregate.accept_mean")
     if a.max_std < 0:
         raise bad("aggregate.max_std", "must be >= 0")
+    try:
+        check_stages(cfg.review.stages)
+    except ValueError as e:
+        raise bad("review.stages", str(e)) from None
+    if not 0.0 < cfg.checks.mismatch_ratio or cfg.checks.mismatch_max_ifd < 0:
+        raise bad("checks.mismatch_ratio", "and mismatch_max_ifd must be > 0 (max_ifd 0 = off)")
+    if not 0 <= cfg.review.logprobs <= 20:
+        raise bad("review.logprobs", "must be between 0 (off) and 20 (the OpenAI API's limit)")
     positive = {
         "review.reviewers": cfg.review.reviewers,
         "generation.examples": cfg.generation.examples,

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from .backends.base import CallFailed
 from .checks import CheckSettings, run_checks
 from .config import Config
+from .council import Council
 from .dedup import NearDupIndex
 from .executor import BudgetExhausted, Caller
-from .records import Candidate, Review, Seed
+from .records import Candidate, Seed
 from .seeds import seed_domains
-from .steps import adjudicate, generate, review, tag
-from .steps.aggregate import aggregate
+from .steps import generate, tag
 from .steps.common import ParseError, derive_seed
 from .store import Store
 
@@ -33,17 +33,6 @@ class Budget:
     target: int  # accepted samples wanted
     max_candidates: int
     max_tokens: int  # 0 = unlimited
-
-
-def pick_reviewers(models: list[str], generator: str, n: int, start: int) -> list[str]:
-    """n reviewers, never the generator while another model exists; cycles if few."""
-    pool = [m for m in models if m != generator] or list(models)
-    return [pool[(start + j) % len(pool)] for j in range(n)]
-
-
-def pick_adjudicator(models: list[str], generator: str) -> str:
-    """The first listed adjudicator that is not the generator (if there is one)."""
-    return next((m for m in models if m != generator), models[0])
 
 
 class Synth:
@@ -58,6 +47,7 @@ class Synth:
         self.cfg = cfg
         self.store = store
         self.call = caller
+        self.council = Council(cfg, caller)
         self.on_candidate = on_candidate or (lambda c: None)
         self.by_domain = seed_domains(seeds)
         self.domains = list(self.by_domain)
@@ -174,15 +164,7 @@ class Synth:
         if dup:
             return self._dup(c, dup)
 
-        t0 = time.perf_counter()
-        c.reviews = await self._reviews(c, rng.randrange(1 << 16))
-        c.aggregate = aggregate(c.reviews, cfg.aggregate)
-        c.timings["review_s"] = round(time.perf_counter() - t0, 3)
-        keep, reason = c.aggregate.decision == "accept", c.aggregate.reason
-        if c.aggregate.decision == "adjudicate":
-            t0 = time.perf_counter()
-            keep, reason = await self._adjudicate(c)
-            c.timings["adjudicate_s"] = round(time.perf_counter() - t0, 3)
+        keep, reason = await self.council.judge(c, rng.randrange(1 << 16))
         if not keep:
             return self._end(c, "rejected", reason)
 
@@ -193,44 +175,6 @@ class Synth:
             item = {"instruction": c.instruction, "input": c.input, "response": c.response}
             c.keywords, c.summary = await self.tags(c.id, item)
         return self._end(c, "accepted", reason)
-
-    async def _reviews(self, c: Candidate, start: int) -> list[Review]:
-        r = self.cfg.review
-        names = pick_reviewers(r.models, c.generator, r.reviewers, start)
-
-        async def one(j: int, name: str) -> Review:
-            req = review.build(
-                c.instruction,
-                c.input,
-                c.response,
-                max_tokens=r.max_tokens,
-                temperature=r.temperature,
-                seed=derive_seed(self.cfg.seed, c.idx, "review", j),
-            )
-            reply, info = await self.call(name, "review", review.PROMPT.id, req)
-            rev = review.parse(name, reply.text)
-            rev.call = info
-            return rev
-
-        return list(await asyncio.gather(*(one(j, n) for j, n in enumerate(names))))
-
-    async def _adjudicate(self, c: Candidate) -> tuple[bool, str]:
-        a = self.cfg.adjudication
-        name = pick_adjudicator(a.models, c.generator)
-        req = adjudicate.build(
-            c.instruction,
-            c.input,
-            c.response,
-            c.reviews,
-            max_tokens=a.max_tokens,
-            temperature=a.temperature,
-            seed=derive_seed(self.cfg.seed, c.idx, "adjudicate"),
-        )
-        reply, info = await self.call(name, "adjudicate", adjudicate.PROMPT.id, req)
-        c.adjudication = adjudicate.parse(name, reply.text)
-        c.adjudication.call = info
-        verdict = "keep" if c.adjudication.keep else "drop"
-        return c.adjudication.keep, f"adjudicator: {verdict}: {c.adjudication.reason}"
 
     @staticmethod
     def _end(c: Candidate, state: str, reason: str, t0: float | None = None) -> Candidate:

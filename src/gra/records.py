@@ -58,7 +58,10 @@ class Review:
     """One reviewer's scores (1-10 per dimension) and critique.
 
     ``ok`` is False when the reply could not be parsed; ``raw`` then keeps
-    the text as received and ``scores`` is empty.
+    the text as received and ``scores`` is empty. ``method`` says where the
+    scores come from: ``logprobs`` (each the expectation over the score tokens,
+    sum of s * p(s); ``sampled`` then keeps the digits the reviewer wrote) or
+    ``sampled`` (the digits as written, when the backend gave no logprobs).
     """
 
     reviewer: str
@@ -68,6 +71,8 @@ class Review:
     raw: str = ""
     error: str = ""
     call: CallInfo | None = None
+    method: str = "sampled"  # logprobs | sampled
+    sampled: dict[str, float] = field(default_factory=dict)  # the written digits (logprobs)
 
     @property
     def overall(self) -> float | None:
@@ -90,12 +95,16 @@ class Aggregate:
 
 @dataclass
 class Adjudication:
+    """The adjudicator's keep/drop; ``p_keep`` is its probability of "keep" against
+    "drop" at the decision token, when the backend gave logprobs."""
+
     adjudicator: str
     ok: bool
     keep: bool
     reason: str = ""
     raw: str = ""
     call: CallInfo | None = None
+    p_keep: float | None = None
 
 
 TERMINAL = ("accepted", "rejected", "duplicate", "failed", "surplus")

@@ -84,6 +84,14 @@ def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
         by_gen[c.generator][c.state] += 1
         by_domain[c.domain][c.state] += 1
     finished = [c for c in cands if c.state != "running"]
+    usage = store.usage_by("role")
+    review_tokens = sum(
+        int(usage.get(role, {}).get(k, 0))
+        for role in ("review", "adjudicate")
+        for k in ("prompt_tokens", "completion_tokens")
+    )
+    accepted = states.get("accepted", 0)
+    reviewed = sum(1 for c in cands if c.aggregate)
     return {
         "counts": {
             "candidates": len(finished),
@@ -101,12 +109,20 @@ def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
             "surplus": states.get("surplus", 0),
         },
         "cheap_checks": dict(checks),
-        "reviews": {"total": len(reviews), "unparseable": sum(not r.ok for r in reviews)},
+        "reviews": {
+            "total": len(reviews),
+            "unparseable": sum(not r.ok for r in reviews),
+            "per_reviewed_candidate": round(len(reviews) / reviewed, 3) if reviewed else 0.0,
+            "score_methods": dict(Counter(r.method for r in reviews if r.ok)),
+        },
         "acceptance_by_generator": _rate(by_gen),
         "acceptance_by_domain": _rate(by_domain),
         "usage_by_role": store.usage_by("role"),
         "usage_by_model": store.usage_by("model"),
         "tokens_total": store.total_tokens(),
+        "tokens_per_accepted": round(store.total_tokens() / accepted, 1) if accepted else None,
+        "review_tokens": review_tokens,
+        "review_tokens_per_accepted": round(review_tokens / accepted, 1) if accepted else None,
         "failed_calls": store.failure_counts(),
     }
 

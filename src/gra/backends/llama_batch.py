@@ -41,8 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
+
 from ..errors import ModelUnavailable
 from .base import CallFailed, ChatRequest, ChatResponse
+from .logprobs import as_extra, token_entry
 
 # Sampler settings ``Llama.create_chat_completion`` uses when not told otherwise (and
 # so ``LlamaCppBackend`` uses): the same here, so a seed means the same on both.
@@ -84,6 +87,7 @@ class _Seq:
     text: bytearray = field(default_factory=bytearray)  # pieces of ``completion``
     stop_checked: int = 0  # bytes of ``text`` already searched for stop strings
     utf8_pending: int = 0  # create_completion's ``multibyte_fix`` counter
+    logprobs: list[dict[str, Any]] = field(default_factory=list)  # when the request asks
 
 
 class _PromptReady(Exception):
@@ -192,6 +196,7 @@ class BatchedLlamaBackend:
             ) from None
         self.n_ctx_seq = int(llama_cpp.llama_n_ctx_seq(self._ctx))
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+        self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(batch_size, 0, 1)
         self._piece = ctypes.create_string_buffer(_PIECE_BUF)
@@ -498,12 +503,17 @@ class BatchedLlamaBackend:
         or at ``max_tokens``.
         """
         C = self._C
+        k = seq.job.request.logprobs
+        if k:  # the raw logits, read before the sampler chain sees them
+            ptr = C.llama_get_logits_ith(self._ctx, seq.logits_row)
+            logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
         token = int(C.llama_sampler_sample(seq.sampler, self._ctx, seq.logits_row))
         if C.llama_vocab_is_eog(self._vocab, token):
             return self._reply(seq, "stop")
         seq.completion.append(token)
-        n = C.llama_token_to_piece(self._vocab, token, self._piece, _PIECE_BUF, 0, False)
-        seq.text += self._piece.raw[: max(n, 0)]
+        seq.text += self._piece_bytes(token)
+        if k:
+            seq.logprobs.append(token_entry(logits, token, k, self._piece_text))
         seq.utf8_pending = _utf8_pending(bytes(seq.text[-3:]), seq.utf8_pending)
         if seq.utf8_pending > 0:
             # create_completion skips the stop and length checks for this token (not to
@@ -523,6 +533,13 @@ class BatchedLlamaBackend:
         seq.next_token = token
         return None
 
+    def _piece_bytes(self, token: int) -> bytes:
+        n = self._C.llama_token_to_piece(self._vocab, token, self._piece, _PIECE_BUF, 0, False)
+        return self._piece.raw[: max(n, 0)]
+
+    def _piece_text(self, token: int) -> str:
+        return self._piece_bytes(token).decode("utf-8", errors="replace")
+
     def _reply(self, seq: _Seq, reason: str, stopped: bool = False) -> ChatResponse:
         text = self._llm.detokenize(seq.completion, prev_tokens=seq.prompt)
         if stopped:  # cut at the first stop string present, as create_completion does
@@ -537,6 +554,7 @@ class BatchedLlamaBackend:
             # Service time, from admission to a sequence slot (not counting the wait
             # in the queue): the analogue of LlamaCppBackend timing from its lock.
             latency_s=time.perf_counter() - seq.admitted,
+            extra=as_extra(seq.logprobs) if seq.job.request.logprobs else {},
         )
 
     def _retire(

@@ -9,8 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ModelUnavailable
 from .base import ChatRequest, ChatResponse
+from .logprobs import as_extra, token_entry
 
 
 class LlamaCppBackend:
@@ -60,6 +63,9 @@ class LlamaCppBackend:
                 "type": "json_object",
                 "schema": json.loads(request.json_schema),
             }
+        entries: list[dict] = []
+        if request.logprobs:  # Llama needs logits_all for its own logprobs; read them here
+            kwargs["logits_processor"] = self._recorder(request.logprobs, entries)
         with self._lock:
             t0 = time.perf_counter()
             try:
@@ -80,7 +86,27 @@ class LlamaCppBackend:
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_s=latency,
+            extra=as_extra(entries) if request.logprobs else {},
         )
+
+    def _recorder(self, k: int, entries: list[dict]):
+        """A logits processor that leaves the logits alone and, at each step, records
+        the previous step's logits with the token sampled from them (now the last
+        input id). The final token has no later step, so it gets no entry: it ends
+        the reply (a closing brace, or the token cut off by max_tokens)."""
+        llm = self._llm
+        pending: list[np.ndarray] = []
+
+        def piece(t: int) -> str:
+            return llm.detokenize([t]).decode("utf-8", errors="replace")
+
+        def record(input_ids, scores):
+            if pending:
+                entries.append(token_entry(pending.pop(), int(input_ids[-1]), k, piece))
+            pending.append(np.array(scores, copy=True))
+            return scores
+
+        return [record]
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)

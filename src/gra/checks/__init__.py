@@ -31,6 +31,7 @@ from .text import (
 __all__ = [
     "CHECKS",
     "DESCRIPTIONS",
+    "MODEL_CHECKS",
     "CheckResult",
     "CheckSettings",
     "Constraint",
@@ -100,6 +101,13 @@ DESCRIPTIONS: dict[str, str] = {
     "format:required_words": "asked to include quoted words, lacks one",
 }
 
+#: Checks that need a model: they run outside ``run_checks`` (``gra review``'s mismatch
+#: stage, gra.review_dataset) but are named, and turned off, like the others.
+MODEL_CHECKS: dict[str, str] = {
+    "mismatch": "a small model finds the response no likelier after its own instruction "
+    "than after another sample's (a response to a different instruction)",
+}
+
 _DEFAULT_SETTINGS = CheckSettings()
 
 
@@ -111,9 +119,11 @@ def check_names(enabled: Iterable[str] | None = None) -> list[str]:
     wanted: set[str] = set()
     for name in enabled:
         group = name[:-2] if name.endswith(":*") else name
+        if group in MODEL_CHECKS:
+            continue
         members = [n for n in CHECKS if n == group or n.startswith(group + ":")]
         if not members:
-            known = ", ".join(CHECKS)
+            known = ", ".join([*CHECKS, *MODEL_CHECKS])
             raise ValueError(f"unknown cheap check {name!r} (known: {known})")
         wanted.update(members)
     return [n for n in CHECKS if n in wanted]

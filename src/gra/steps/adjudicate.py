@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import re
+from typing import Any
+
 from ..backends.base import ChatRequest
 from ..records import Adjudication, Review
 from ..templates import load
@@ -27,8 +32,9 @@ def build(
     max_tokens: int,
     temperature: float,
     seed: int,
+    logprobs: int = 0,
 ) -> ChatRequest:
-    return pair_request(
+    req = pair_request(
         PROMPT,
         instruction,
         input_text,
@@ -39,10 +45,15 @@ def build(
         seed=seed,
         reviews=reviews,
     )
+    return dataclasses.replace(req, logprobs=logprobs) if logprobs else req
 
 
-def parse(adjudicator: str, text: str) -> Adjudication:
-    """An unreadable reply is recorded (``ok=False``) and counts as drop."""
+def parse(adjudicator: str, text: str, logprobs: dict[str, Any] | None = None) -> Adjudication:
+    """An unreadable reply is recorded (``ok=False``) and counts as drop.
+
+    With ``logprobs`` (the response's ``{"content": [...]}``), ``p_keep`` is the
+    probability of "keep" against "drop" where the decision was written: the mass of
+    the top tokens that begin each word, renormalised over the two."""
     try:
         obj = parse_object(text)
         decision = string_field(obj, "decision").lower()
@@ -51,4 +62,38 @@ def parse(adjudicator: str, text: str) -> Adjudication:
         reason = string_field(obj, "reason", required=False)
     except ParseError as e:
         return Adjudication(adjudicator, ok=False, keep=False, reason=f"unreadable: {e}", raw=text)
-    return Adjudication(adjudicator, ok=True, keep=decision == "keep", reason=reason, raw=text)
+    return Adjudication(
+        adjudicator,
+        ok=True,
+        keep=decision == "keep",
+        reason=reason,
+        raw=text,
+        p_keep=p_keep((logprobs or {}).get("content") or []),
+    )
+
+
+_DECISION_BEFORE = re.compile(r'"decision"\s*:\s*"$')
+
+
+def p_keep(entries: list[dict[str, Any]]) -> float | None:
+    before = ""
+    for e in entries:
+        tok = e.get("token") if isinstance(e, dict) else None
+        if not isinstance(tok, str):
+            return None
+        if _DECISION_BEFORE.search(before) and tok:
+            mass = {"keep": 0.0, "drop": 0.0}
+            seen = set()
+            for t in [e, *(e.get("top_logprobs") or [])]:
+                piece, lp = t.get("token"), t.get("logprob")
+                if not isinstance(piece, str) or piece in seen or not isinstance(lp, (int, float)):
+                    continue
+                seen.add(piece)
+                word = piece.strip().lower()
+                for w in mass:
+                    if word and w.startswith(word):
+                        mass[w] += math.exp(lp)
+            total = mass["keep"] + mass["drop"]
+            return round(mass["keep"] / total, 4) if total > 0 else None
+        before += tok
+    return None

@@ -1,0 +1,229 @@
+"""How well each review configuration tells good pairs from bad, on the labeled dev set.
+
+    .venv/bin/python benchmarks/review_quality.py [--data benchmarks/data/review_dev.jsonl]
+        [--config COUNCIL.yaml] [--store PATH] [--sources N] [--margins 1 2] [--json OUT]
+
+Runs ``gra review``'s stages (gra.review_dataset, the embedded council by default) in
+these configurations, all over the same samples and one call store, so a call two
+configurations share is made once:
+
+- no review: everything accepted;
+- cheap checks only: the text checks and the small-model mismatch check;
+- text checks only (no mismatch check), for comparison;
+- one reviewer; council mean (2 reviewers; an open decision falls to the midpoint);
+- council + adjudicator; full (checks + mismatch + council + adjudicator);
+- full with adaptive review (``review.sure_margin`` = each of ``--margins``).
+
+For each it prints AUROC of ``score`` (good pairs above bad), precision and recall of
+``accept`` (good = positive), the share of each corruption kind rejected, and review
+tokens (prompt + completion, reviewers and adjudicator) per sample. AUROC is also
+given for the council scored from the digits the reviewers wrote instead of the
+logprob expectation. Models see instruction, input and response only; ``label``,
+``kind`` and ``note`` are read here only. ``--sources N`` keeps the first N good
+pairs and their corruptions, for a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from gra.config import load_config  # noqa: E402
+from gra.datasets import Sample  # noqa: E402
+from gra.models import cache_dir  # noqa: E402
+from gra.records import DIMENSIONS  # noqa: E402
+from gra.review_dataset import Judged, review_samples  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data" / "review_dev.jsonl"
+KINDS = [
+    "wrong_answer", "mismatch", "truncated", "repetition", "refusal", "empty",
+    "format_ignored", "unsafe", "fabricated_fact",
+]  # fmt: skip
+SHORT = {
+    "wrong_answer": "wrong",
+    "mismatch": "mism",
+    "truncated": "trunc",
+    "repetition": "rep",
+    "refusal": "refus",
+    "empty": "empty",
+    "format_ignored": "format",
+    "unsafe": "unsafe",
+    "fabricated_fact": "fabr",
+}
+HIDDEN = ("label", "kind", "note", "source_id", "constraint", "swap")
+
+
+def auroc(pos: list[float], neg: list[float]) -> float:
+    """P(a good pair scores above a bad one), ties counted half (Mann-Whitney)."""
+    if not pos or not neg:
+        return float("nan")
+    allv = sorted((v, i) for i, v in enumerate(pos + neg))
+    ranks = [0.0] * len(allv)
+    k = 0
+    while k < len(allv):
+        m = k
+        while m + 1 < len(allv) and allv[m + 1][0] == allv[k][0]:
+            m += 1
+        for t in range(k, m + 1):
+            ranks[allv[t][1]] = (k + m) / 2 + 1
+        k = m + 1
+    r_pos = sum(ranks[: len(pos)])
+    return (r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def load(path: Path, sources: int | None) -> tuple[list[Sample], list[dict]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if sources:
+        keep = list(dict.fromkeys(r["source_id"] for r in rows))[:sources]
+        rows = [r for r in rows if r["source_id"] in keep]
+    samples = [
+        Sample(
+            id=r["id"],
+            instruction=r["instruction"],
+            response=r["response"],
+            input=r.get("input", ""),
+            domain=r.get("domain", ""),
+            record={k: v for k, v in r.items() if k not in HIDDEN},
+        )
+        for r in rows
+    ]
+    return samples, rows
+
+
+def score_of(j: Judged) -> float:
+    return -1.0 if j.score is None else j.score
+
+
+def sampled_score(j: Judged) -> float:
+    """The council mean from the written digits (what the reviewers sampled)."""
+    c = j.candidate
+    if c is None:
+        return score_of(j)
+    means = []
+    for r in c.reviews:
+        digits = r.sampled or (r.scores if r.ok else {})
+        if digits:
+            means.append(sum(digits[d] for d in DIMENSIONS) / len(DIMENSIONS))
+    return sum(means) / len(means) if means else 0.0
+
+
+def metrics(judged: list[Judged], rows: list[dict], seconds: float) -> dict:
+    good = [r["label"] == "good" for r in rows]
+    acc = [j.verdict == "accept" for j in judged]
+    tp = sum(a and g for a, g in zip(acc, good, strict=True))
+    out = {
+        "auroc": auroc(
+            [score_of(j) for j, g in zip(judged, good, strict=True) if g],
+            [score_of(j) for j, g in zip(judged, good, strict=True) if not g],
+        ),
+        "auroc_sampled": auroc(
+            [sampled_score(j) for j, g in zip(judged, good, strict=True) if g],
+            [sampled_score(j) for j, g in zip(judged, good, strict=True) if not g],
+        ),
+        "precision": tp / sum(acc) if sum(acc) else float("nan"),
+        "recall": tp / sum(good) if sum(good) else float("nan"),
+        "accepted": sum(acc),
+        "tokens_per_sample": sum(j.tokens() for j in judged) / len(judged),
+        "reviews_per_sample": sum(len(j.candidate.reviews) for j in judged if j.candidate)
+        / len(judged),
+        "seconds": round(seconds, 1),
+        "rejected_by_kind": {},
+    }
+    per: dict[str, list[bool]] = defaultdict(list)
+    for j, r in zip(judged, rows, strict=True):
+        if r["label"] != "good":
+            per[r["kind"]].append(j.verdict == "reject")
+    out["rejected_by_kind"] = {k: sum(v) / len(v) for k, v in per.items()}
+    return out
+
+
+def configurations(margins: list[float]) -> list[tuple[str, dict]]:
+    full = {"stages": ["checks", "mismatch", "council", "adjudicator"]}
+    out = [
+        ("no review", {"stages": []}),
+        ("cheap checks only", {"stages": ["checks", "mismatch"]}),
+        ("text checks only (no mismatch)", {"stages": ["checks"]}),
+        ("one reviewer", {"stages": ["council"], "reviewers": 1}),
+        ("council mean", {"stages": ["council"]}),
+        ("council + adjudicator", {"stages": ["council", "adjudicator"]}),
+        ("full", full),
+    ]
+    out += [(f"full, adaptive (sure_margin {m:g})", {**full, "sure_margin": m}) for m in margins]
+    return out
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return "–" if x != x else f"{x:.{digits}f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--config", type=Path, help="council config [default: gra's defaults]")
+    ap.add_argument("--store", type=Path, default=cache_dir() / "review-quality.calls.sqlite")
+    ap.add_argument("--sources", type=int, help="only the first N good pairs and their variants")
+    ap.add_argument("--margins", type=float, nargs="*", default=[1.0, 2.0])
+    ap.add_argument("--only", nargs="*", help="configurations whose name starts with these")
+    ap.add_argument("--json", type=Path, help="write the numbers here too")
+    args = ap.parse_args()
+
+    samples, rows = load(args.data, args.sources)
+    base = load_config(args.config)
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    n_good = sum(r["label"] == "good" for r in rows)
+    print(
+        f"{len(rows)} samples ({n_good} good, {len(rows) - n_good} bad) from {args.data.name}; "
+        f"reviewers {', '.join(base.review.models)}; call store {args.store}",
+        file=sys.stderr,
+    )
+    results = {}
+    for name, over in configurations(args.margins):
+        if args.only and not any(name.startswith(o) for o in args.only):
+            continue
+        cfg = copy.deepcopy(base)
+        cfg.review.stages = over["stages"]
+        cfg.review.reviewers = over.get("reviewers", base.review.reviewers)
+        cfg.review.sure_margin = over.get("sure_margin", -1.0)
+        t0 = time.perf_counter()
+        judged = review_samples(
+            samples,
+            cfg,
+            args.store,
+            progress=lambda text, name=name: print(f"  {name}: {text}", end="\r", file=sys.stderr),
+        )
+        results[name] = metrics(judged, rows, time.perf_counter() - t0)
+        print(f"{name}: done in {results[name]['seconds']} s" + " " * 30, file=sys.stderr)
+
+    kinds = [k for k in KINDS if any(k in m["rejected_by_kind"] for m in results.values())]
+    print(
+        "| configuration | AUROC | AUROC (digits) | precision | recall | accepted | "
+        + " | ".join(SHORT[k] for k in kinds)
+        + " | reviews/sample | tokens/sample |"
+    )
+    print("|---" * (8 + len(kinds)) + "|")
+    for name, m in results.items():
+        per = " | ".join(f"{m['rejected_by_kind'].get(k, float('nan')):.0%}" for k in kinds)
+        print(
+            f"| {name} | {fmt(m['auroc'])} | {fmt(m['auroc_sampled'])} | {fmt(m['precision'])} "
+            f"| {fmt(m['recall'])} | {m['accepted']} | {per} | {m['reviews_per_sample']:.2f} "
+            f"| {m['tokens_per_sample']:.0f} |"
+        )
+    print(
+        "\nkinds: share of each corruption kind rejected ("
+        + ", ".join(f"{SHORT[k]} = {k}" for k in kinds)
+        + ")."
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

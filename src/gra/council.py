@@ -1,0 +1,120 @@
+"""The council's judgement of one instruction-response pair: reviewers, the
+aggregate, and the adjudicator on disagreement. ``gra synth`` judges the candidates
+it generates with it, ``gra review`` the samples of an existing dataset.
+
+Reviewers are asked one after another, and no more are asked once the verdict is
+settled: every review so far lies ``review.sure_margin`` or more beyond a threshold
+(at or above ``accept_mean + margin``, or below ``reject_mean - margin``). With the
+default of two reviewers this skips the second review of clear cases.
+
+A judged pair's ``score`` (``council_score``) is comparable across samples: the
+council mean (1-10) when the council decided, and for an adjudicated pair
+``reject_mean + p(keep) * (accept_mean - reject_mean)``, so it lies in the band
+between the thresholds where the adjudicator's confidence places it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .config import Config
+from .executor import Caller
+from .records import Candidate, Review
+from .steps import adjudicate, review
+from .steps.aggregate import aggregate
+from .steps.common import derive_seed
+
+
+def pick_reviewers(models: list[str], generator: str, n: int, start: int) -> list[str]:
+    """n reviewers, never the generator while another model exists; cycles if few."""
+    pool = [m for m in models if m != generator] or list(models)
+    return [pool[(start + j) % len(pool)] for j in range(n)]
+
+
+def pick_adjudicator(models: list[str], generator: str) -> str:
+    """The first listed adjudicator that is not the generator (if there is one)."""
+    return next((m for m in models if m != generator), models[0])
+
+
+def settled(reviews: list[Review], cfg: Config) -> bool:
+    """Whether further reviews cannot change the council's decision (see module doc)."""
+    margin = cfg.review.sure_margin
+    overall = [r.overall for r in reviews if r.overall is not None]
+    a = cfg.aggregate
+    if margin < 0 or len(overall) < max(1, a.min_valid_reviews) or len(overall) < len(reviews):
+        return False
+    return all(o >= a.accept_mean + margin for o in overall) or all(
+        o < a.reject_mean - margin for o in overall
+    )
+
+
+def council_score(c: Candidate, cfg: Config) -> float | None:
+    """The pair's score, higher is better (see module doc); None when unjudged."""
+    a = cfg.aggregate
+    if c.adjudication is not None:
+        adj = c.adjudication
+        p_keep = adj.p_keep if adj.p_keep is not None else float(adj.keep)
+        return round(a.reject_mean + p_keep * (a.accept_mean - a.reject_mean), 4)
+    if c.aggregate is not None and c.aggregate.mean is not None:
+        return c.aggregate.mean
+    return None
+
+
+class Council:
+    def __init__(self, cfg: Config, call: Caller):
+        self.cfg = cfg
+        self.call = call
+
+    async def judge(self, c: Candidate, start: int) -> tuple[bool, str]:
+        """Review ``c`` (filling reviews, aggregate, adjudication, timings): keep it?"""
+        t0 = time.perf_counter()
+        c.reviews = await self.reviews(c, start)
+        c.aggregate = aggregate(c.reviews, self.cfg.aggregate)
+        c.timings["review_s"] = round(time.perf_counter() - t0, 3)
+        if c.aggregate.decision != "adjudicate":
+            return c.aggregate.decision == "accept", c.aggregate.reason
+        t0 = time.perf_counter()
+        keep, reason = await self.adjudicate(c)
+        c.timings["adjudicate_s"] = round(time.perf_counter() - t0, 3)
+        return keep, reason
+
+    async def reviews(self, c: Candidate, start: int) -> list[Review]:
+        r = self.cfg.review
+        names = pick_reviewers(r.models, c.generator, r.reviewers, start)
+        out: list[Review] = []
+        for j, name in enumerate(names):
+            if settled(out, self.cfg):
+                break
+            req = review.build(
+                c.instruction,
+                c.input,
+                c.response,
+                max_tokens=r.max_tokens,
+                temperature=r.temperature,
+                seed=derive_seed(self.cfg.seed, c.idx, "review", j),
+                logprobs=r.logprobs,
+            )
+            reply, info = await self.call(name, "review", review.PROMPT.id, req)
+            rev = review.parse(name, reply.text, reply.extra.get("logprobs"))
+            rev.call = info
+            out.append(rev)
+        return out
+
+    async def adjudicate(self, c: Candidate) -> tuple[bool, str]:
+        a = self.cfg.adjudication
+        name = pick_adjudicator(a.models, c.generator)
+        req = adjudicate.build(
+            c.instruction,
+            c.input,
+            c.response,
+            c.reviews,
+            max_tokens=a.max_tokens,
+            temperature=a.temperature,
+            seed=derive_seed(self.cfg.seed, c.idx, "adjudicate"),
+            logprobs=self.cfg.review.logprobs,
+        )
+        reply, info = await self.call(name, "adjudicate", adjudicate.PROMPT.id, req)
+        c.adjudication = adjudicate.parse(name, reply.text, reply.extra.get("logprobs"))
+        c.adjudication.call = info
+        verdict = "keep" if c.adjudication.keep else "drop"
+        return c.adjudication.keep, f"adjudicator: {verdict}: {c.adjudication.reason}"
