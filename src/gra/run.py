@@ -121,8 +121,9 @@ def _open_run(run_dir: Path) -> tuple[Config, list[Seed], Store]:
     cfg = load_config(run_dir / "config.yaml")
     seeds = [
         Seed.from_dict(json.loads(line))
-        for line in (run_dir / "seeds.jsonl").read_text(encoding="utf-8").splitlines()
-        if line
+        # "\n" only: JSON text may hold U+2028/U+2029, which splitlines() also splits on
+        for line in (run_dir / "seeds.jsonl").read_text(encoding="utf-8").split("\n")
+        if line.strip()
     ]
     return cfg, seeds, Store(run_dir / STORE_NAME)
 
