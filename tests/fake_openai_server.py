@@ -3,7 +3,9 @@
     python tests/fake_openai_server.py PORT [--script 500,ok,hang,...] [--key KEY]
 
 Requests to /v1/chat/completions take the next fault from the script (then
-``ok`` forever): ok | 500 | 429 | hang | malformed | truncated | reset.
+``ok`` forever): ok | 500 | 429 | hang | malformed | truncated | reset | nologprobs
+(a 500 naming logprobs when the request asks for them, as llama-cpp-python's server
+without logits_all answers).
 Answers are scripted council replies chosen by the request's JSON schema.
 """
 
@@ -61,6 +63,10 @@ def main() -> None:
                 n = next(counter)
             if fault == "500":
                 return self._send(500, b'{"error": "boom"}')
+            if fault == "nologprobs" and body.get("logprobs"):
+                msg = b'{"error": "logprobs is not supported for models created with '
+                msg += b'logits_all=False"}'
+                return self._send(500, msg)
             if fault == "429":
                 return self._send(429, b'{"error": "slow down"}', **{"Retry-After": "0"})
             if fault == "hang":

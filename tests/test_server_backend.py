@@ -211,3 +211,25 @@ def test_logprobs_are_passed_through():
         stop(server)
     top = reply.extra["logprobs"]["content"][0]["top_logprobs"]
     assert [t["token"] for t in top] == ["a", "b", "c"]
+
+
+def test_a_server_that_refuses_logprobs_is_asked_without_them():
+    port = free_port()
+    server = start_fake(port, script="nologprobs")
+    try:
+        b = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=0)
+
+        async def go():
+            try:
+                first = await b.chat(ChatRequest((("user", "hi"),), logprobs=3))
+                second = await b.chat(ChatRequest((("user", "ho"),), logprobs=3))
+                return first, second
+            finally:
+                await b.aclose()
+
+        first, second = asyncio.run(go())
+    finally:
+        stop(server)
+    assert first.text and "logprobs" not in first.extra  # answered, without logprobs
+    assert "logprobs" not in b.body(ChatRequest((("user", "x"),), logprobs=3), "none")
+    assert second.text

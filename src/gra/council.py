@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from .config import Config
+from .config import Config, ReviewSettings
 from .executor import Caller
 from .records import Candidate, Review
 from .steps import adjudicate, review
@@ -60,6 +60,23 @@ def council_score(c: Candidate, cfg: Config) -> float | None:
     return None
 
 
+async def ask_reviewer(
+    call: Caller, name: str, settings: ReviewSettings, pair: tuple[str, str, str], seed: int
+) -> Review:
+    """One review of ``pair`` (instruction, input, response) by model ``name``."""
+    req = review.build(
+        *pair,
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        seed=seed,
+        logprobs=settings.logprobs,
+    )
+    reply, info = await call(name, "review", review.PROMPT.id, req)
+    rev = review.parse(name, reply.text, reply.extra.get("logprobs"))
+    rev.call = info
+    return rev
+
+
 class Council:
     def __init__(self, cfg: Config, call: Caller):
         self.cfg = cfg
@@ -85,19 +102,9 @@ class Council:
         for j, name in enumerate(names):
             if settled(out, self.cfg):
                 break
-            req = review.build(
-                c.instruction,
-                c.input,
-                c.response,
-                max_tokens=r.max_tokens,
-                temperature=r.temperature,
-                seed=derive_seed(self.cfg.seed, c.idx, "review", j),
-                logprobs=r.logprobs,
-            )
-            reply, info = await self.call(name, "review", review.PROMPT.id, req)
-            rev = review.parse(name, reply.text, reply.extra.get("logprobs"))
-            rev.call = info
-            out.append(rev)
+            seed = derive_seed(self.cfg.seed, c.idx, "review", j)
+            pair = (c.instruction, c.input, c.response)
+            out.append(await ask_reviewer(self.call, name, r, pair, seed))
         return out
 
     async def adjudicate(self, c: Candidate) -> tuple[bool, str]:

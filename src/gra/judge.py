@@ -4,7 +4,9 @@ A sample's judge score is either read from the data (``score`` as ``gra review``
 writes it, or ``provenance.aggregate.mean``, the council mean in ``gra synth``
 output, or any field named with a dotted path), or made by asking configured
 reviewers: each scores the six dimensions 1-10 with the review prompt of
-``gra synth``, and the score is the mean of their overall scores.
+``gra synth``, and the score is the mean of their overall scores (each dimension the
+expectation over the score tokens where the backend gives logprobs, see
+``gra.steps.review``).
 
 Reviewer calls go through the same store-first caller as ``gra synth``: a call
 made once (same model, prompt and sampling seed) is answered from the store the
@@ -22,11 +24,11 @@ from typing import Any
 
 from .backends.base import CallFailed
 from .config import Config
+from .council import ask_reviewer
 from .datasets import Sample
 from .errors import UserError
 from .executor import Caller, ModelPool
 from .records import Review
-from .steps import review
 from .steps.common import derive_seed
 from .store import Store
 
@@ -100,19 +102,11 @@ def review_scores(
         return JudgeScore(round(sum(overall) / len(overall), 4), "reviewers", detail)
 
     async def ask(s: Sample, model: str) -> Review:
-        req = review.build(
-            s.instruction,
-            s.input,
-            s.response,
-            max_tokens=r.max_tokens,
-            temperature=r.temperature,
-            seed=derive_seed(cfg.seed, "select", s.id, model),
-        )
+        seed = derive_seed(cfg.seed, "select", s.id, model)
         try:
-            reply, _ = await caller(model, "review", review.PROMPT.id, req)
+            return await ask_reviewer(caller, model, r, (s.instruction, s.input, s.response), seed)
         except CallFailed as e:  # this review only; a model that stays down stops all
             return Review(reviewer=model, ok=False, error=f"call failed: {e}")
-        return review.parse(model, reply.text)
 
     async def main() -> list[JudgeScore]:
         try:

@@ -51,6 +51,7 @@ class OpenAIBackend:
         self.max_retries = max_retries
         self.retry_backoff_s = retry_backoff_s
         self.timeout_s = timeout_s
+        self._logprobs = True  # until the server refuses them
         self._modes = list(STRUCTURED_MODES if structured_output == "auto" else [structured_output])
         headers = {}
         if api_key_env:
@@ -74,7 +75,7 @@ class OpenAIBackend:
             "top_p": req.top_p,
             "seed": req.seed,
         }
-        if req.logprobs:
+        if req.logprobs and self._logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = req.logprobs
         if req.json_schema:
@@ -114,6 +115,16 @@ class OpenAIBackend:
             t0 = time.perf_counter()
             try:
                 reply = await self._once(request, mode)
+            except _NoLogprobs as e:
+                if self._logprobs:
+                    self._logprobs = False
+                    log.warning(
+                        "%s: server refused logprobs (%s); asking without them: reviewers' "
+                        "scores are the digits they write",
+                        self.name,
+                        e,
+                    )
+                continue
             except _Unsupported as e:
                 if self._modes[0] != mode:  # another request switched modes already
                     continue
@@ -172,6 +183,9 @@ class OpenAIBackend:
             ) from None
         except httpx.TransportError as e:
             raise _Retryable(f"connection broken mid-response ({type(e).__name__})") from None
+        if r.status_code >= 400 and req.logprobs and self._logprobs and "logprob" in r.text[:2000]:
+            # e.g. llama-cpp-python's server without logits_all: a 500 naming logprobs
+            raise _NoLogprobs(f"HTTP {r.status_code}: {_first_line(r.text)}")
         if r.status_code >= 400 and req.json_schema and mode != "none":
             # a server that does not take this way of asking for JSON says so in a 400/422
             # (llama-cpp-python's server: a 500 naming response_format)
@@ -220,6 +234,10 @@ class _Retryable(Exception):
 
 class _Unsupported(Exception):
     pass
+
+
+class _NoLogprobs(Exception):
+    """The server refuses top logprobs (it answers the same request without them)."""
 
 
 def _retry_after(r: httpx.Response) -> float | None:
