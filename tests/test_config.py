@@ -30,6 +30,21 @@ def test_documented_council_equals_the_defaults():
     assert load_config(None).to_dict() == Config().to_dict()
 
 
+def test_documented_council_spells_out_every_setting():
+    import yaml
+
+    def keys(d: dict, prefix: str = "") -> set[str]:
+        out = set()
+        for k, v in d.items():
+            out.add(prefix + k)
+            if isinstance(v, dict) and k != "models":
+                out |= keys(v, prefix + k + ".")
+        return out
+
+    written = yaml.safe_load((ROOT / "examples" / "council.yaml").read_text())
+    assert keys(Config().to_dict()) - keys(written) == set()
+
+
 def test_partial_override_keeps_other_defaults(tmp_path):
     cfg = load_config(write(tmp_path, "aggregate:\n  accept_mean: 8\nreview:\n  reviewers: 3\n"))
     assert cfg.aggregate.accept_mean == 8.0 and isinstance(cfg.aggregate.accept_mean, float)

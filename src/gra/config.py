@@ -119,7 +119,7 @@ class ChecksSettings:
     # instruction vs after another sample's; own/other >= mismatch_ratio, or IFD >=
     # mismatch_max_ifd (0 = off), flags a response to a different instruction
     mismatch_model: str = "smollm2-135m"
-    mismatch_ratio: float = 0.9
+    mismatch_ratio: float = 0.95
     mismatch_max_ifd: float = 1.0
 
 
