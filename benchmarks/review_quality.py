@@ -1,7 +1,7 @@
 """How well each review configuration tells good pairs from bad, on the labeled dev set.
 
     .venv/bin/python benchmarks/review_quality.py [--data benchmarks/data/review_dev.jsonl]
-        [--config COUNCIL.yaml] [--store PATH] [--sources N] [--margins 1 2] [--json OUT]
+        [--config COUNCIL.yaml] [--store PATH] [--sources N] [--margins 0.5 1] [--json OUT]
 
 Runs ``gra review``'s stages (gra.review_dataset, the embedded council by default) in
 these configurations, all over the same samples and one call store, so a call two
@@ -169,9 +169,12 @@ def main() -> int:
     ap.add_argument("--config", type=Path, help="council config [default: gra's defaults]")
     ap.add_argument("--store", type=Path, default=cache_dir() / "review-quality.calls.sqlite")
     ap.add_argument("--sources", type=int, help="only the first N good pairs and their variants")
-    ap.add_argument("--margins", type=float, nargs="*", default=[1.0, 2.0])
+    ap.add_argument("--margins", type=float, nargs="*", default=[0.5, 1.0])
     ap.add_argument("--only", nargs="*", help="configurations whose name starts with these")
     ap.add_argument("--json", type=Path, help="write the numbers here too")
+    ap.add_argument(
+        "--per-sample", type=Path, help="write each configuration's verdicts here (JSONL)"
+    )
     args = ap.parse_args()
 
     samples, rows = load(args.data, args.sources)
@@ -184,6 +187,7 @@ def main() -> int:
         file=sys.stderr,
     )
     results = {}
+    verdicts: dict[str, list[Judged]] = {}
     for name, over in configurations(args.margins):
         if args.only and not any(name.startswith(o) for o in args.only):
             continue
@@ -199,6 +203,13 @@ def main() -> int:
             progress=lambda text, name=name: print(f"  {name}: {text}", end="\r", file=sys.stderr),
         )
         results[name] = metrics(judged, rows, time.perf_counter() - t0)
+        verdicts[name] = judged
+        if args.per_sample:
+            with args.per_sample.open("a") as f:
+                for j, r in zip(judged, rows, strict=True):
+                    line = {"config": name, "id": r["id"], "kind": r["kind"], "score": j.score}
+                    line |= {"sampled": sampled_score(j), "verdict": j.verdict}
+                    f.write(json.dumps(line | {"decided_by": j.stage}) + "\n")
         print(f"{name}: done in {results[name]['seconds']} s" + " " * 30, file=sys.stderr)
 
     kinds = [k for k in KINDS if any(k in m["rejected_by_kind"] for m in results.values())]
@@ -220,9 +231,38 @@ def main() -> int:
         + ", ".join(f"{SHORT[k]} = {k}" for k in kinds)
         + ")."
     )
+    if "council mean" in verdicts and "cheap checks only" in verdicts:
+        sweep(verdicts["council mean"], verdicts["cheap checks only"], rows)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def sweep(council: list[Judged], checks: list[Judged], rows: list[dict]) -> None:
+    """Where to put the accept threshold: precision and recall of "council mean >= t"
+    over the pairs that pass the cheap checks (what the council sees in a full run)."""
+    passed = [
+        (score_of(c), sampled_score(c), r["label"] == "good")
+        for c, k, r in zip(council, checks, rows, strict=True)
+        if k.verdict == "accept"
+    ]
+    n_good = sum(g for _, _, g in passed)
+    print(
+        f"\nthreshold sweep over the {len(passed)} pairs that pass the cheap checks "
+        f"({n_good} good): accept when the council mean >= t"
+    )
+    print("| t | precision (expected) | recall (expected) | precision (digits) | recall (digits) |")
+    print("|---|---|---|---|---|")
+    for t in [x / 2 for x in range(2, 19)]:
+        cells = []
+        for k in (0, 1):
+            acc = [p for p in passed if p[k] >= t]
+            tp = sum(g for *_, g in acc)
+            cells += [
+                fmt(tp / len(acc) if acc else float("nan")),
+                fmt(tp / n_good if n_good else 0),
+            ]
+        print(f"| {t:g} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def test_documented_council_spells_out_every_setting():
 def test_partial_override_keeps_other_defaults(tmp_path):
     cfg = load_config(write(tmp_path, "aggregate:\n  accept_mean: 8\nreview:\n  reviewers: 3\n"))
     assert cfg.aggregate.accept_mean == 8.0 and isinstance(cfg.aggregate.accept_mean, float)
-    assert cfg.aggregate.reject_mean == 5.0 and cfg.review.reviewers == 3
+    assert cfg.aggregate.reject_mean == 2.0 and cfg.review.reviewers == 3
 
 
 def test_toml_config(tmp_path):
@@ -70,7 +70,7 @@ def test_model_shorthand_and_custom_gguf(tmp_path):
         ("review:\n  reviewrs: 2\n", "c.yaml", "unknown setting 'review.reviewrs'"),
         ("review:\n  reviewers: two\n", "c.yaml", "'review.reviewers' must be int"),
         ("aggregate:\n  accept_mean: 11\n", "c.yaml", "'aggregate.accept_mean'"),
-        ("aggregate:\n  reject_mean: 8\n", "c.yaml", "must not exceed aggregate.accept_mean"),
+        ("aggregate:\n  reject_mean: 4\n", "c.yaml", "must not exceed aggregate.accept_mean"),
         ("generation:\n  pick: best\n", "c.yaml", "one of random, round_robin"),
         ("generation:\n  models: []\n", "c.yaml", "non-empty list"),
         ("generation:\n  models: [gpt-9]\n", "c.yaml", "model 'gpt-9' is used by a role"),

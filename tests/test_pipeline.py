@@ -22,8 +22,15 @@ SEEDS = [
 ]
 
 
+# The machinery under test, not the measured defaults: fixed thresholds, every reviewer asked.
+BASE = {"aggregate": {"accept_mean": 7.0, "reject_mean": 5.0}, "review": {"sure_margin": -1.0}}
+
+
 def make(tmp_path, loader, overrides=None, store=None):
-    cfg = load_config(data=overrides or {})
+    data = {k: dict(v) for k, v in BASE.items()}
+    for section, values in (overrides or {}).items():
+        data[section] = {**data.get(section, {}), **values} if isinstance(values, dict) else values
+    cfg = load_config(data=data)
     store = store or Store(tmp_path / "run.sqlite")
     pool = ModelPool(cfg, loader=loader)
     synth = Synth(cfg, SEEDS, store, Caller(pool, store))

@@ -80,8 +80,11 @@ def test_adjudicator_p_keep_from_the_decision_token():
     assert adjudicate.parse("m", text).p_keep is None
 
 
+THRESHOLDS = {"accept_mean": 7.0, "reject_mean": 5.0}  # explicit: the defaults are measured
+
+
 def test_settled_only_when_every_review_is_beyond_a_threshold_by_the_margin():
-    cfg = load_config(data={"review": {"sure_margin": 1.0}})  # accept 7, reject 5
+    cfg = load_config(data={"review": {"sure_margin": 1.0}, "aggregate": THRESHOLDS})
 
     def rev(x):
         return Review("m", True, {d: x for d in DIMENSIONS})
@@ -90,11 +93,12 @@ def test_settled_only_when_every_review_is_beyond_a_threshold_by_the_margin():
     assert not settled([rev(7.5)], cfg) and not settled([rev(4.5)], cfg)
     assert not settled([rev(9), rev(3)], cfg) and not settled([], cfg)
     assert not settled([Review("m", False)], cfg)
-    assert not settled([rev(9.5)], load_config())  # margin -1: off
+    off = load_config(data={"review": {"sure_margin": -1.0}, "aggregate": THRESHOLDS})
+    assert not settled([rev(9.5)], off)
 
 
 def test_council_score_orders_decisions():
-    cfg = load_config()
+    cfg = load_config(data={"aggregate": THRESHOLDS})
     c = Candidate(0, "d", "g", [])
     assert council_score(c, cfg) is None
     c.aggregate = Aggregate(8.2, 0.1, 2, 0, "accept", "")
@@ -113,7 +117,13 @@ SAMPLES = [
 
 
 def judged_with(tmp_path, score, **review_settings):
-    cfg = load_config(data={"review": {"stages": ["checks", "council", "adjudicator"]}})
+    review_settings.setdefault("sure_margin", -1.0)
+    cfg = load_config(
+        data={
+            "review": {"stages": ["checks", "council", "adjudicator"]},
+            "aggregate": THRESHOLDS,
+        }
+    )
     for k, v in review_settings.items():
         setattr(cfg.review, k, v)
     loader = FakeLoader(score=lambda r: score)

@@ -79,7 +79,7 @@ class ReviewSettings:
     logprobs: int = 10
     # stop asking reviewers once every review so far is this far beyond a threshold
     # (>= aggregate.accept_mean + m or < aggregate.reject_mean - m); negative = ask all
-    sure_margin: float = -1.0
+    sure_margin: float = 0.5
     # gra review's stages, in this order: checks, mismatch, council, adjudicator
     # (gra synth always runs the text checks, the council and the adjudicator)
     stages: list[str] = field(
@@ -89,8 +89,10 @@ class ReviewSettings:
 
 @dataclass
 class AggregateSettings:
-    accept_mean: float = 7.0  # mean >= this (and agreement) -> accept
-    reject_mean: float = 5.0  # mean < this (and agreement) -> reject; between -> adjudicate
+    # calibrated on the embedded council's logprob-expected scores (benchmarks/review_quality.py,
+    # docs/review.md); 7B-class reviewers score higher: raise both (e.g. 7 / 5)
+    accept_mean: float = 3.0  # mean >= this (and agreement) -> accept
+    reject_mean: float = 2.0  # mean < this (and agreement) -> reject; between -> adjudicate
     max_std: float = 1.5  # std > this -> reviewers disagree -> adjudicate
     min_valid_reviews: int = 1  # fewer parsed reviews -> adjudicate
 

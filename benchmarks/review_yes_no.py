@@ -1,0 +1,89 @@
+"""An alternative judge, measured: p("Yes") of one yes/no question instead of a JSON review.
+
+    .venv/bin/python benchmarks/review_yes_no.py [--model qwen2.5-coder-0.5b] [--data ...]
+
+Asks the embedded model, for every pair of the labeled dev set, "Is the response a
+correct, complete and appropriate answer to this task? Answer Yes or No." and scores the
+pair by p(Yes) / (p(Yes) + p(No)) at the first generated token (one token decoded, top 20
+logprobs). Prints AUROC over all pairs and, per corruption kind, AUROC of the good pairs
+against that kind. Compare with the reviewers' AUROC in benchmarks/review_quality.py; this
+judge is not wired into gra (docs/review.md says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from review_quality import DATA, auroc, load  # noqa: E402
+
+from gra.backends.base import ChatRequest  # noqa: E402
+from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
+from gra.models import resolve  # noqa: E402
+
+QUESTION = (
+    "Here is a task and a response written for it.\n\nTask:\n{task}\n\nResponse:\n{response}\n\n"
+    "Is the response a correct, complete and appropriate answer to this task? Answer Yes or No."
+)
+
+
+def p_yes(extra: dict) -> float:
+    content = (extra.get("logprobs") or {}).get("content") or []
+    if not content:
+        return 0.5
+    yes = no = 0.0
+    for t in content[0]["top_logprobs"]:
+        word = t["token"].strip().lower()
+        yes += math.exp(t["logprob"]) if word == "yes" else 0.0
+        no += math.exp(t["logprob"]) if word == "no" else 0.0
+    return yes / (yes + no) if yes + no else 0.5
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--data", type=Path, default=DATA)
+    args = ap.parse_args()
+    samples, rows = load(args.data, None)
+    backend = BatchedLlamaBackend(
+        args.model, resolve(args.model), n_ctx=2048, n_parallel=8, flash_attn=True
+    )
+    requests = [
+        ChatRequest(
+            messages=(("user", QUESTION.format(task=s.prompt, response=s.response)),),
+            max_tokens=1,
+            temperature=0.0,
+            logprobs=20,
+        )
+        for s in samples
+    ]
+
+    async def ask_all():
+        return await asyncio.gather(*(backend.chat(r) for r in requests))
+
+    t0 = time.perf_counter()
+    try:
+        replies = asyncio.run(ask_all())
+    finally:
+        backend.close()
+    scores = [p_yes(r.extra) for r in replies]
+    good = [p for p, r in zip(scores, rows, strict=True) if r["label"] == "good"]
+    bad = [p for p, r in zip(scores, rows, strict=True) if r["label"] != "good"]
+    print(f"{args.model}: {len(rows)} pairs in {time.perf_counter() - t0:.0f} s")
+    print("| pairs | AUROC of p(Yes) |\n|---|---|")
+    print(f"| good vs all bad | {auroc(good, bad):.3f} |")
+    for kind in sorted({r["kind"] for r in rows} - {"good"}):
+        these = [p for p, r in zip(scores, rows, strict=True) if r["kind"] == kind]
+        print(f"| good vs {kind} | {auroc(good, these):.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
