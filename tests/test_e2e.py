@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = """
 generation: {models: [smollm2-135m], examples: 2, response_max_tokens: 200,
              instruction_max_tokens: 80}
-review: {models: [smollm2-135m], reviewers: 2, max_tokens: 160}
+review: {models: [smollm2-135m], reviewers: 2, max_tokens: 160, sure_margin: -1.0}
 adjudication: {models: [smollm2-135m], max_tokens: 120}
 tagging: {model: smollm2-135m, tag_outputs: false, max_tokens: 100}
 aggregate: {accept_mean: 1.0, reject_mean: 1.0, max_std: 9.0}
@@ -66,7 +66,8 @@ def test_synth_with_two_models_writes_data_formats_and_summary(tmp_path, seeds):
     cfg.write_text(
         FAST
         + """
-review: {models: [qwen2.5-coder-0.5b, smollm2-135m], reviewers: 2, max_tokens: 160}
+review: {models: [qwen2.5-coder-0.5b, smollm2-135m], reviewers: 2, max_tokens: 160,
+         sure_margin: -1.0}
 adjudication: {models: [qwen2.5-coder-0.5b], max_tokens: 120}
 tagging: {model: smollm2-135m, tag_outputs: true, max_tokens: 100}
 """
