@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,16 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Six tiny seeds in two domains, for synth runs against the fake server.
+SEEDS = "".join(
+    json.dumps(
+        {"instruction": f"Task {d} {i}: explain idea {i} of {d}.", "response": "x y z", "domain": d}
+    )
+    + "\n"
+    for d in ("math", "code")
+    for i in range(3)
+)
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from gra.store import Store
 from tests.report_runs import HOSTILE, FakeEmbedder, write_run
 from tests.runs import assert_user_error, gra_cmd, synth_cmd
 from tests.runs import run_gra as gra
-from tests.servers import free_port, start_fake, stop
+from tests.servers import SEEDS, free_port, start_fake, stop
 
 REPORT_DIR = Path(rdata.__file__).parent
 
@@ -237,15 +237,6 @@ def test_out_option_writes_elsewhere(tmp_path, run):
 
 
 # ---------------------------------------------------------------- gra synth writes it
-
-SEEDS = "".join(
-    json.dumps(
-        {"instruction": f"Task {d} {i}: explain idea {i} of {d}.", "response": "x y z", "domain": d}
-    )
-    + "\n"
-    for d in ("math", "code")
-    for i in range(3)
-)
 
 
 def synth(tmp_path: Path, port: int, *args) -> subprocess.CompletedProcess:

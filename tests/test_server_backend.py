@@ -14,16 +14,7 @@ import pytest
 from gra.backends.base import CallFailed, ChatRequest
 from gra.backends.openai import OpenAIBackend
 from tests.runs import gra_cmd, synth_cmd
-from tests.servers import free_port, start_fake, stop
-
-SEEDS = "".join(
-    json.dumps(
-        {"instruction": f"Task {d} {i}: explain idea {i} of {d}.", "response": "x y z", "domain": d}
-    )
-    + "\n"
-    for d in ("math", "code")
-    for i in range(3)
-)
+from tests.servers import SEEDS, free_port, start_fake, stop
 
 
 def council(port: int, in_flight: int = 4, **model) -> str:
