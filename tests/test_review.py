@@ -163,6 +163,18 @@ def test_adaptive_review_stops_once_settled(tmp_path):
     assert [len(j.candidate.reviews) for j in judged if j.candidate] == [2, 2]
 
 
+def test_a_disabled_mismatch_check_loads_no_model(tmp_path):
+    cfg = load_config(
+        data={
+            "review": {"stages": ["checks", "mismatch"]},
+            "checks": {"disabled": ["mismatch"], "mismatch_model": "no-such-model"},
+        }
+    )
+    judged = review_samples(SAMPLES, cfg, tmp_path / "calls.sqlite")
+    assert [j.verdict for j in judged] == ["accept", "reject", "accept"]
+    assert [j.score for j in judged] == [1.0, 0.0, 1.0]
+
+
 def test_review_usage_errors(tmp_path):
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps({"id": "a", "instruction": "x", "response": "y"}) + "\n")

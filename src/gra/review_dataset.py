@@ -246,7 +246,7 @@ def review_samples(
     judged = [Judged(s) for s in samples]
     if "checks" in stages:
         run_checks_stage(judged, cfg)
-    if "mismatch" in stages:
+    if "mismatch" in stages and "mismatch" not in cfg.checks.disabled:
         run_mismatch_stage(judged, cfg, cache, progress)
     if "council" in stages:
         run_council_stage(judged, cfg, store_path, "adjudicator" in stages, progress, loader)
