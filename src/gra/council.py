@@ -82,14 +82,25 @@ class Council:
         self.cfg = cfg
         self.call = call
 
-    async def judge(self, c: Candidate, start: int) -> tuple[bool, str]:
-        """Review ``c`` (filling reviews, aggregate, adjudication, timings): keep it?"""
+    async def judge(self, c: Candidate, start: int, adjudicator: bool = True) -> tuple[bool, str]:
+        """Review ``c`` (filling reviews, aggregate, adjudication, timings): keep it?
+        Without the ``adjudicator`` an open decision falls to the midpoint of the
+        thresholds: keep when the mean is at least (reject_mean + accept_mean) / 2."""
         t0 = time.perf_counter()
         c.reviews = await self.reviews(c, start)
-        c.aggregate = aggregate(c.reviews, self.cfg.aggregate)
+        c.aggregate = a = aggregate(c.reviews, self.cfg.aggregate)
         c.timings["review_s"] = round(time.perf_counter() - t0, 3)
-        if c.aggregate.decision != "adjudicate":
-            return c.aggregate.decision == "accept", c.aggregate.reason
+        if a.decision != "adjudicate":
+            return a.decision == "accept", a.reason
+        if not adjudicator:
+            mid = (self.cfg.aggregate.accept_mean + self.cfg.aggregate.reject_mean) / 2
+            if a.mean is None:
+                return False, f"{a.reason}; no adjudicator: reject"
+            keep = a.mean >= mid
+            return (
+                keep,
+                f"{a.reason}; no adjudicator: mean {a.mean:.2f} {'>=' if keep else '<'} {mid}",
+            )
         t0 = time.perf_counter()
         keep, reason = await self.adjudicate(c)
         c.timings["adjudicate_s"] = round(time.perf_counter() - t0, 3)

@@ -177,10 +177,7 @@ def run_council_stage(
         j.candidate = c
         async with limit:
             try:
-                if adjudicate:
-                    keep, reason = await council.judge(c, idx)
-                else:
-                    keep, reason = await _council_only(council, c, idx, cfg)
+                keep, reason = await council.judge(c, idx, adjudicator=adjudicate)
             except CallFailed as e:
                 if e.down:
                     raise
@@ -210,21 +207,6 @@ def run_council_stage(
     finally:
         pool.close()
         store.close()
-
-
-async def _council_only(council: Council, c: Candidate, start: int, cfg: Config):
-    """The council without an adjudicator: an open decision falls to the midpoint."""
-    from .steps.aggregate import aggregate
-
-    c.reviews = await council.reviews(c, start)
-    c.aggregate = a = aggregate(c.reviews, cfg.aggregate)
-    if a.decision != "adjudicate":
-        return a.decision == "accept", a.reason
-    mid = (cfg.aggregate.accept_mean + cfg.aggregate.reject_mean) / 2
-    if a.mean is None:
-        return False, f"{a.reason}; no adjudicator: reject"
-    keep = a.mean >= mid
-    return keep, f"{a.reason}; no adjudicator: mean {a.mean:.2f} {'>=' if keep else '<'} {mid}"
 
 
 def _reject(j: Judged, stage: str, reason: str, score: float | None = 0.0) -> None:

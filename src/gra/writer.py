@@ -92,6 +92,7 @@ def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
     )
     accepted = states.get("accepted", 0)
     reviewed = sum(1 for c in cands if c.aggregate)
+    tokens = store.total_tokens()
     return {
         "counts": {
             "candidates": len(finished),
@@ -119,8 +120,8 @@ def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
         "acceptance_by_domain": _rate(by_domain),
         "usage_by_role": store.usage_by("role"),
         "usage_by_model": store.usage_by("model"),
-        "tokens_total": store.total_tokens(),
-        "tokens_per_accepted": round(store.total_tokens() / accepted, 1) if accepted else None,
+        "tokens_total": tokens,
+        "tokens_per_accepted": round(tokens / accepted, 1) if accepted else None,
         "review_tokens": review_tokens,
         "review_tokens_per_accepted": round(review_tokens / accepted, 1) if accepted else None,
         "failed_calls": store.failure_counts(),

@@ -8,6 +8,7 @@ any grammar, temperature or top-p), so a reader of logprobs sees one format.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,31 @@ def token_entry(
             {"token": piece(int(t)), "logprob": float(shifted[t] - logz)} for t in top
         ],
     }
+
+
+def token_probs(entry: dict[str, Any]) -> dict[str, float]:
+    """Probability of each distinct token text at one position: the top tokens and the
+    written one."""
+    out: dict[str, float] = {}
+    for t in [entry, *(entry.get("top_logprobs") or [])]:
+        tok, lp = t.get("token"), t.get("logprob")
+        if isinstance(tok, str) and isinstance(lp, (int, float)):
+            out[tok] = math.exp(lp)
+    return out
+
+
+def with_prefix(entries: list[Any]) -> list[tuple[str, dict[str, Any]]] | None:
+    """Each entry with the reply's text before it, so a reader finds the position where
+    a value was written (``'..."clarity": '`` then the digit); None when an entry has
+    no token text."""
+    out, before = [], ""
+    for e in entries:
+        tok = e.get("token") if isinstance(e, dict) else None
+        if not isinstance(tok, str):
+            return None
+        out.append((before, e))
+        before += tok
+    return out
 
 
 def as_extra(entries: list[dict[str, Any]]) -> dict[str, Any]:

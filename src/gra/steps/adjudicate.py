@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from typing import Any
 
 from ..backends.base import ChatRequest
+from ..backends.logprobs import token_probs, with_prefix
 from ..records import Adjudication, Review
 from ..templates import load
 from .common import ParseError, pair_request, parse_object, string_field
@@ -76,24 +76,14 @@ _DECISION_BEFORE = re.compile(r'"decision"\s*:\s*"$')
 
 
 def p_keep(entries: list[dict[str, Any]]) -> float | None:
-    before = ""
-    for e in entries:
-        tok = e.get("token") if isinstance(e, dict) else None
-        if not isinstance(tok, str):
-            return None
-        if _DECISION_BEFORE.search(before) and tok:
+    for before, e in with_prefix(entries) or []:
+        if _DECISION_BEFORE.search(before) and e["token"]:
             mass = {"keep": 0.0, "drop": 0.0}
-            seen = set()
-            for t in [e, *(e.get("top_logprobs") or [])]:
-                piece, lp = t.get("token"), t.get("logprob")
-                if not isinstance(piece, str) or piece in seen or not isinstance(lp, (int, float)):
-                    continue
-                seen.add(piece)
+            for piece, p in token_probs(e).items():
                 word = piece.strip().lower()
                 for w in mass:
                     if word and w.startswith(word):
-                        mass[w] += math.exp(lp)
+                        mass[w] += p
             total = mass["keep"] + mass["drop"]
             return round(mass["keep"] / total, 4) if total > 0 else None
-        before += tok
     return None

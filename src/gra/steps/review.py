@@ -14,11 +14,11 @@ Without logprobs the written digits are the scores (``Review.method``).
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from typing import Any
 
 from ..backends.base import ChatRequest
+from ..backends.logprobs import token_probs, with_prefix
 from ..records import DIMENSIONS, Review
 from ..templates import load
 from .common import ParseError, pair_request, parse_object, string_field
@@ -99,17 +99,6 @@ _KEY_BEFORE = re.compile(r'"(\w+)"\s*:\s*$')
 _VALUES = {str(v): v for v in range(1, 11)}
 
 
-def _probs(entry: dict[str, Any]) -> dict[str, float]:
-    """Probability of each distinct token text at one position (top tokens and the
-    sampled one)."""
-    out: dict[str, float] = {}
-    for t in [entry, *(entry.get("top_logprobs") or [])]:
-        tok, lp = t.get("token"), t.get("logprob")
-        if isinstance(tok, str) and isinstance(lp, (int, float)):
-            out[tok] = math.exp(lp)
-    return out
-
-
 def _ends_number(token: str) -> bool:
     s = token.strip()
     return not s or s[0] in ",}"
@@ -118,13 +107,13 @@ def _ends_number(token: str) -> bool:
 def _expectation(entries: list[dict[str, Any]], i: int) -> float | None:
     written = entries[i]["token"].strip()
     mass: dict[int, float] = {}
-    for tok, p in _probs(entries[i]).items():
+    for tok, p in token_probs(entries[i]).items():
         v = _VALUES.get(tok.strip())
         if v is None or (v == 1 and written != "1"):
             continue  # the mass of "1" is 1 or the start of 10: unknown unless written
         mass[v] = mass.get(v, 0.0) + p
     if written == "1" and 1 in mass and i + 1 < len(entries):
-        nxt = _probs(entries[i + 1])
+        nxt = token_probs(entries[i + 1])
         p0 = sum(p for tok, p in nxt.items() if tok.strip() == "0")
         p_end = sum(p for tok, p in nxt.items() if _ends_number(tok))
         if p0 + p_end > 0:
@@ -140,15 +129,11 @@ def _expectation(entries: list[dict[str, Any]], i: int) -> float | None:
 def expected_scores(entries: list[dict[str, Any]]) -> dict[str, float]:
     """Per dimension, the expected score at the position its value was written."""
     out: dict[str, float] = {}
-    before = ""
-    for i, e in enumerate(entries):
-        tok = e.get("token") if isinstance(e, dict) else None
-        if not isinstance(tok, str):
-            return {}
+    for i, (before, e) in enumerate(with_prefix(entries) or []):
         m = _KEY_BEFORE.search(before)
-        if m and m.group(1) in DIMENSIONS and m.group(1) not in out and tok.strip().isdigit():
+        dim = m.group(1) if m else ""
+        if dim in DIMENSIONS and dim not in out and e["token"].strip().isdigit():
             value = _expectation(entries, i)
             if value is not None:
-                out[m.group(1)] = value
-        before += tok
+                out[dim] = value
     return out
