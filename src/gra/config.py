@@ -21,6 +21,7 @@ import yaml
 from .checks import check_names
 from .errors import UserError
 from .models import EMBEDDED
+from .weights import CHOICES as WEIGHT_CHOICES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,6 +39,10 @@ class ModelSettings:
     n_ctx: int = 4096  # per sequence
     n_threads: int = 0  # 0 = all cores
     flash_attn: bool = True  # llama.cpp flash attention: faster decoding on CPU too
+    # weight type the embedded backend runs: auto (a batched backend converts Q4_1, which
+    # has no batched CPU kernel, to bf16 -- q8_0 without AVX512-BF16) | shipped | bf16 |
+    # f16 | q8_0 (converted once into the cache dir; docs/backends.md)
+    weights: str = "auto"
     # openai
     base_url: str = ""  # e.g. http://127.0.0.1:8000/v1
     model: str = ""  # the server's name for the model [default: the name in models:]
@@ -197,6 +202,7 @@ CHOICES = {
     "dedup.field": ("instruction", "instruction+response"),
     "backend": ("embedded", "openai"),
     "structured_output": ("auto", "json_schema", "json_object", "guided_json", "none"),
+    "weights": WEIGHT_CHOICES,
 }
 
 
@@ -264,7 +270,7 @@ def _check(cfg: Config, where: str) -> None:
         if value not in allowed:
             raise bad(path, f"must be one of {', '.join(allowed)}, got {value!r}")
     for name, m in cfg.models.items():
-        for key in ("backend", "structured_output"):
+        for key in ("backend", "structured_output", "weights"):
             if getattr(m, key) not in CHOICES[key]:
                 raise bad(f"models.{name}.{key}", f"must be one of {', '.join(CHOICES[key])}")
         if m.backend == "openai":

@@ -17,9 +17,10 @@ from pathlib import Path
 from .backends.base import Backend, CallFailed, ChatRequest, ChatResponse
 from .config import Config, ModelSettings
 from .errors import UserError
-from .models import EMBEDDED, resolve
+from .models import EMBEDDED, cache_dir, resolve
 from .records import CallInfo
 from .store import Store
+from .weights import batch_weight_type, converted
 
 
 class ModelDown(UserError):
@@ -31,10 +32,33 @@ class BudgetExhausted(Exception):
 
 
 def model_id(settings: ModelSettings) -> str:
-    """Names the exact model, without loading it (part of every cache key)."""
+    """Names the exact model, without loading it (part of every cache key): the
+    source, plus ``+TYPE`` when the embedded backend runs converted weights."""
     if settings.backend == "openai":
         return f"openai:{settings.base_url.rstrip('/')}:{settings.model}"
-    src = settings.source
+    target = weight_type(settings)
+    return source_id(settings.source) + ("" if target == "shipped" else f"+{target}")
+
+
+def weight_type(settings: ModelSettings) -> str:
+    """``shipped`` or the type the embedded backend converts the weights to."""
+    if settings.weights != "auto":
+        return settings.weights
+    if settings.concurrency <= 1:  # one sequence: the shipped file decodes as fast
+        return "shipped"
+    return batch_weight_type(resolve(settings.source))
+
+
+def model_path(settings: ModelSettings) -> Path:
+    """The GGUF file the embedded backend loads: the source, converted once if asked."""
+    path = resolve(settings.source)
+    target = weight_type(settings)
+    if target == "shipped":
+        return path
+    return converted(path, target, source_id(settings.source), cache_dir())
+
+
+def source_id(src: str) -> str:
     if src in EMBEDDED:
         return f"{src}@{EMBEDDED[src].sha256[:16]}"
     if src.startswith("hf:"):
@@ -59,7 +83,7 @@ def load_backend(settings: ModelSettings) -> Backend:
             retry_backoff_s=settings.retry_backoff_s,
             structured_output=settings.structured_output,
         )
-    path = resolve(settings.source)
+    path = model_path(settings)
     if settings.concurrency > 1:
         from .backends.llama_batch import BatchedLlamaBackend
 
