@@ -89,7 +89,7 @@ def test_conversion_happens_once_and_leaves_no_partial_file(tmp_path):
 
     broken = tmp_path / "broken.gguf"
     broken.write_text("not a model\n")
-    with pytest.raises(ModelUnavailable, match="set weights: shipped"):
+    with pytest.raises(ModelUnavailable, match="weights: shipped in the config"):
         weights.converted(broken, "bf16", "file:broken", tmp_path)
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [out.name]
 

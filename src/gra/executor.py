@@ -40,19 +40,20 @@ def model_id(settings: ModelSettings) -> str:
     return source_id(settings.source) + ("" if target == "shipped" else f"+{target}")
 
 
-def weight_type(settings: ModelSettings) -> str:
-    """``shipped`` or the type the embedded backend converts the weights to."""
+def weight_type(settings: ModelSettings, path: Path | None = None) -> str:
+    """``shipped`` or the type the embedded backend converts the weights to
+    (``path``: the source's file, when the caller has resolved it already)."""
     if settings.weights != "auto":
         return settings.weights
     if settings.concurrency <= 1:  # one sequence: the shipped file decodes as fast
         return "shipped"
-    return batch_weight_type(resolve(settings.source))
+    return batch_weight_type(path or resolve(settings.source))
 
 
 def model_path(settings: ModelSettings) -> Path:
     """The GGUF file the embedded backend loads: the source, converted once if asked."""
     path = resolve(settings.source)
-    target = weight_type(settings)
+    target = weight_type(settings, path)
     if target == "shipped":
         return path
     return converted(path, target, source_id(settings.source), cache_dir())

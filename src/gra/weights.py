@@ -113,7 +113,7 @@ def converted(path: Path, target: str, source_id: str, cache: Path) -> Path:
         if rc != 0:
             raise ModelUnavailable(
                 f"converting {path.name} to {target} failed (llama.cpp code {rc}); "
-                "set weights: shipped to use the file as it is",
+                "set this model's weights: shipped in the config to use the file as it is",
                 where=source_id,
             )
         os.replace(tmp, out)
