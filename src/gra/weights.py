@@ -2,12 +2,12 @@
 
 llama.cpp decodes many sequences together fast only where its CPU matrix kernels
 tile over the batch (llamafile's tinyBLAS: F16, BF16, Q8_0, Q4_0, Q5_0; repacked
-Q4_0). Q4_1 -- the embedded SmolLM2's type -- has no such kernel: a batch of 16
-tokens costs nearly 16 single-token products, so batching saves only the weight
-reads. Converting Q4_1 to BF16 (or Q8_0) once made batched decoding of 8-16
-sequences 1.3-1.9x faster here with the same model: the new values are the old
-ones rounded to a finer grid (perplexity 8.870 vs 8.890 on the review dev set;
-``docs/backends.md``, ``benchmarks/weight_types.py``).
+Q4_0). Q4_1 -- the embedded SmolLM2's type -- has no such kernel: past 8 tokens
+a decode step gets no cheaper per token, so batching saves only the weight reads.
+Converting Q4_1 to BF16 (or Q8_0) once made batched decoding of 8-16 sequences
+1.3-1.9x faster here with the same model: the new values are the old ones
+re-rounded (perplexity 8.870 vs 8.890 on the review dev set; ``docs/backends.md``,
+``benchmarks/weight_types.py``).
 
 Converted files live in the cache dir, named by the source model's id and the
 type; they are written to a temporary file and renamed, so an interrupted
