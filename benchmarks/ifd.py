@@ -2,7 +2,7 @@
 
     python benchmarks/ifd.py [--model smollm2-135m] [--template chat plain]
         [--data examples/seeds.jsonl benchmarks/data/review_dev.jsonl] [--n 32]
-        [--threads 0] [--repeat 2] [--baseline-fa on|off|both]
+        [--threads 0] [--repeat 2] [--baseline-fa on|off|both] [--baseline-ubatch 512 48]
 
 For each data file and template, the first N samples (instruction, response) are
 scored both ways, side by side in one process, timed in turns:
@@ -12,6 +12,9 @@ scored both ways, side by side in one process, timed in turns:
     reset, eval the direct tokens, numpy log-softmax (float64) of the rows that
     predict response tokens. Token lists are gra's (``TokenLayout``), so both compute
     the same quantities. Flash attention on, as the engine (``--baseline-fa``).
+    ``--baseline-ubatch`` sets its ``n_batch``/``n_ubatch`` (llama-cpp-python's
+    default 512; 48 is the engine's, at which the loop computes the engine's
+    numbers, see docs/selection.md "Numbers").
 (b) ``engine``: one ``EmbeddedScorer.losses`` call on all 2N passes (batching,
     logits only where needed, shared prefixes evaluated once).
 
@@ -112,20 +115,24 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--n-ctx", type=int, default=2048)
     ap.add_argument("--baseline-fa", choices=["on", "off", "both"], default="on")
+    ap.add_argument("--baseline-ubatch", type=int, nargs="+", default=[512])
     args = ap.parse_args()
     threads = args.threads or os.cpu_count() or 1
     path = resolve(args.model)
     fas = {"on": [True], "off": [False], "both": [True, False]}[args.baseline_fa]
     baselines = {
-        f"per-sample fa={'on' if fa else 'off'}": Llama(
+        f"loop fa={'on' if fa else 'off'} ub={ub}": Llama(
             model_path=str(path),
             n_ctx=args.n_ctx,
+            n_batch=ub,
+            n_ubatch=ub,
             logits_all=True,
             flash_attn=fa,
             n_threads=threads,
             verbose=False,
         )
         for fa in fas
+        for ub in args.baseline_ubatch
     }
     first = next(iter(baselines))
     print(f"model {args.model}; threads {threads} of {os.cpu_count()} cores; best of {args.repeat}")
