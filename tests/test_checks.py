@@ -298,6 +298,11 @@ def test_truncated_positive(response):
     assert "truncated" in names("Explain it.", response)
 
 
+def test_truncated_unfenced_code_cut_mid_word():
+    resp = "def total(values):\n    result = sum(values)\n    return res"
+    assert "truncated" in names("Write a function that sums values.", resp)
+
+
 def test_truncated_mid_word_of_instruction_word():
     instr = "Why do leaves change colour in autumn?"
     resp = (
@@ -334,6 +339,15 @@ NOT_TRUNCATED = [
         "```python\ndef square(x):\n    return x * x\n```",
     ),
     ("Give me the JSON for a user named Ann aged 30.", '{"name": "Ann", "age": 30}'),
+    (
+        "Write a Python function that adds two numbers.",
+        "Here is the function:\n\ndef add(a, b):\n    return a + b",
+    ),
+    (
+        "Write a loop that sums a list.",
+        "total = 0\nfor x in xs:\n    total += x",
+    ),
+    ("Write a shell command that lists all files with details.", "ls -la"),
     (
         "Write a short email asking for a day off.",
         "Hi Priya,\n\nCould I take Friday off to attend a family event? My tasks are on "

@@ -404,6 +404,12 @@ _TRAIL_BAD = set(",([{-–—=+&")
 _OPEN_CLOSE = {"(": ")", "[": "]", "{": "}"}
 _LIST_ITEM = re.compile(r"^(\s*)(?:[-*•+]|\d+[.)])\s+(.*)$")
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
+# a line that opens an indented code block: `def f(x):`, `for x in xs:`, `if (a) {`
+_CODE_OPENER = re.compile(
+    r"^\s*(?:async\s+)?(?:def|class|for|while|if|elif|else|try|except|finally|with)\b.*:\s*$"
+    r"|\{\s*$"
+)
+_COMMAND_FLAG = re.compile(r"--?[A-Za-z]")
 _BRACE_LANGS = {
     "javascript", "js", "typescript", "ts", "java", "c", "cpp", "c++", "cs", "csharp", "go",
     "golang", "rust", "rs", "kotlin", "swift", "php", "scala", "dart", "json", "jsx", "tsx",
@@ -469,6 +475,15 @@ def _fragment_of_known_word(last: str, s: Sample) -> str | None:
     return min(longer, key=len)
 
 
+def _unfenced_code(lines: list[str]) -> bool:
+    """The paragraph ends in an indented line under a line that opens a code block: code
+    written without a fence (``def add(a, b):`` / ``    return a + b``), not prose."""
+    last = lines[-1]
+    if not re.match(r"(?:\t|  )\s*\S", last) or _LIST_ITEM.match(last):
+        return False
+    return any(_CODE_OPENER.search(ln) for ln in lines[:-1])
+
+
 def truncated(s: Sample) -> str | None:
     """Cut short: finish_reason 'length', an open code block, or prose that stops mid-way."""
     if s.finish_reason == "length":
@@ -516,6 +531,13 @@ def truncated(s: Sample) -> str | None:
     last = re.sub(r"^\W+|\W+$", "", toks[-1]) if toks else ""
     if re.search(r"\d|://|[/\\_@#=<>.]", last) or not last:
         return None  # a number, a URL, a path, an identifier: not a cut the checks can see
+    if _COMMAND_FLAG.match(toks[-1]):
+        return None  # a command ending on a flag (`ls -la`)
+    if _unfenced_code(lines):  # code without a fence: only a word cut in the middle shows
+        whole = _fragment_of_known_word(last, s) if n_words >= 3 else None
+        return (
+            f"ends mid-word ({last!r}, as in {whole!r}): ...{last_line[-40:]!r}" if whole else None
+        )
     low = last.lower()
     if n_words >= 3 and low in _FUNCTION_WORDS and not last.isupper():
         return f"ends on {last!r}: ...{last_line[-40:]!r}"
