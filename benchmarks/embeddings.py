@@ -141,7 +141,7 @@ class STEmbedder:
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
-        zpath = models._package_file(gembed.MINILM.dist, gembed.MINILM.relpath)
+        zpath = models.package_file(gembed.MINILM.dist, gembed.MINILM.relpath)
         if zpath is None:
             raise UserError(f"not installed; run: {gembed.MINILM.install_hint()}")
         self._tmp = tempfile.TemporaryDirectory()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -61,7 +62,11 @@ def start_fake(port: int, script: str = "", key: str = "") -> subprocess.Popen:
     return proc
 
 
-def start_llama_server(port: int, model_path: Path, log: Path) -> subprocess.Popen:
+def start_llama_server(
+    port: int, model_path: Path, log: Path, *, n_ctx: int = 4096, extra: Sequence[str] = ()
+) -> subprocess.Popen:
+    """llama-cpp-python's server on ``model_path`` (alias ``smollm2``), once it answers;
+    ``extra``: more server arguments."""
     cmd = [
         sys.executable,
         "-m",
@@ -73,9 +78,10 @@ def start_llama_server(port: int, model_path: Path, log: Path) -> subprocess.Pop
         "--port",
         str(port),
         "--n_ctx",
-        "4096",
+        str(n_ctx),
         "--model_alias",
         "smollm2",
+        *extra,
     ]
     out = open(log, "ab")
     proc = subprocess.Popen(cmd, stdout=out, stderr=out)

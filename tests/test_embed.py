@@ -83,7 +83,7 @@ def _fake_package(tmp_path, monkeypatch, members: dict[str, bytes], pins: dict[s
     )
     monkeypatch.setenv("GRA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(
-        models, "_package_file", lambda dist, rel: zpath if dist == "fake-model-pkg" else None
+        models, "package_file", lambda dist, rel: zpath if dist == "fake-model-pkg" else None
     )
     return pm, zpath
 
@@ -117,7 +117,7 @@ def test_packaged_model_with_wrong_hash_is_refused(tmp_path, monkeypatch):
 
 def test_missing_model_package_names_the_pip_command(tmp_path, monkeypatch):
     monkeypatch.setenv("GRA_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(models, "_package_file", lambda dist, rel: None)
+    monkeypatch.setattr(models, "package_file", lambda dist, rel: None)
     with pytest.raises(UserError) as e:
         embed.MiniLMEmbedder()
     msg = str(e.value)

@@ -5,8 +5,6 @@ llama-cpp-python server serving the same GGUF)."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -27,7 +25,7 @@ from gra.ifd import (
 )
 from gra.ifd_server import SKIP_NO_BOUNDARY, SKIP_NO_LOGPROB, ServerScorer, _response_loss
 from gra.models import resolve
-from tests.servers import free_port, stop, wait_ready
+from tests.servers import free_port, start_llama_server, stop
 
 MODEL = "smollm2-135m"
 SAMPLES = [
@@ -343,15 +341,11 @@ def test_server_scores_match_the_embedded_engine(tmp_path, plain, chat):
     float64 one (~1e-7 relative on a sum). Its defaults (no flash attention, 512-token
     batches) differ from the engine by ~1e-2 relative in IFD."""
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(resolve(MODEL)),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024",
-        "--n_batch", "48", "--flash_attn", "true", "--model_alias", "smollm2",
-    ]  # fmt: skip
-    with open(tmp_path / "server.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_llama_server(
+        port, resolve(MODEL), tmp_path / "server.log", n_ctx=1024,
+        extra=["--n_batch", "48", "--flash_attn", "true"],
+    )  # fmt: skip
     try:
-        wait_ready(port, proc)
         url = f"http://127.0.0.1:{port}/v1"
         for template, engine in (("plain", plain), ("chat", chat)):
             server = load_scorer(url, template, model="smollm2", tokenizer=MODEL)

@@ -106,7 +106,7 @@ def _unavailable(name: str, message: str) -> UserError:
 
 def packaged_model_dir(model: PackagedModel = MINILM) -> Path:
     """The directory holding ``model.files``, verified, unpacking the zip on first use."""
-    zpath = models._package_file(model.dist, model.relpath)
+    zpath = models.package_file(model.dist, model.relpath)
     if zpath is None:
         raise _unavailable(
             model.name,
@@ -114,19 +114,19 @@ def packaged_model_dir(model: PackagedModel = MINILM) -> Path:
         )
     target = models.cache_dir() / "models" / f"{model.sha256[:12]}-{model.dirname}"
     if all(
-        (target / f).is_file() and models._is_verified(target / f, sha)
+        (target / f).is_file() and models.is_verified(target / f, sha)
         for f, sha in model.files.items()
     ):
         return target
-    if not models._is_verified(zpath, model.sha256):
-        got = models._sha256_of([zpath])
+    if not models.is_verified(zpath, model.sha256):
+        got = models.sha256_of([zpath])
         if got != model.sha256:
             raise _unavailable(
                 model.name,
                 f"{zpath} has sha256 {got[:12]}…, expected {model.sha256[:12]}…; "
                 f"reinstall with: {model.install_hint()}",
             )
-        models._mark_verified(zpath, model.sha256)
+        models.mark_verified(zpath, model.sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, suffix=".part"))
     try:
@@ -135,7 +135,7 @@ def packaged_model_dir(model: PackagedModel = MINILM) -> Path:
                 with zf.open(member) as src, open(tmp / member, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 22)
         for member, sha in model.files.items():
-            got = models._sha256_of([tmp / member])
+            got = models.sha256_of([tmp / member])
             if got != sha:
                 raise _unavailable(
                     model.name,
@@ -148,7 +148,7 @@ def packaged_model_dir(model: PackagedModel = MINILM) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for member, sha in model.files.items():
-        models._mark_verified(target / member, sha)
+        models.mark_verified(target / member, sha)
     return target
 
 
@@ -525,7 +525,7 @@ def available_embedders() -> list[str]:
     """Embedder names usable here: ``minilm`` when its packages are installed, and
     ``gguf:NAME`` for every installed embedded GGUF model (``gguf:PATH`` works too)."""
     names = []
-    if _tokenizers_installed() and models._package_file(MINILM.dist, MINILM.relpath):
+    if _tokenizers_installed() and models.package_file(MINILM.dist, MINILM.relpath):
         names.append(MINILM.name)
     try:
         import llama_cpp  # noqa: F401

@@ -82,7 +82,8 @@ def cache_dir() -> Path:
     return base if env else base / "gra"
 
 
-def _package_file(dist: str, relpath: str) -> Path | None:
+def package_file(dist: str, relpath: str) -> Path | None:
+    """A file inside an installed distribution, or None if either is missing."""
     try:
         d = metadata.distribution(dist)
     except metadata.PackageNotFoundError:
@@ -92,14 +93,15 @@ def _package_file(dist: str, relpath: str) -> Path | None:
 
 
 def part_paths(model: EmbeddedModel) -> list[Path | None]:
-    return [_package_file(dist, rel) for dist, _, rel in model.parts]
+    return [package_file(dist, rel) for dist, _, rel in model.parts]
 
 
 def is_installed(model: EmbeddedModel) -> bool:
     return all(p is not None for p in part_paths(model))
 
 
-def _sha256_of(paths: list[Path], out=None) -> str:
+def sha256_of(paths: list[Path], out=None) -> str:
+    """SHA-256 of the files read in order (copying them to ``out`` when given)."""
     h = hashlib.sha256()
     for p in paths:
         with open(p, "rb") as f:
@@ -119,7 +121,8 @@ def _stat_key(p: Path) -> str:
     return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
-def _is_verified(p: Path, sha: str) -> bool:
+def is_verified(p: Path, sha: str) -> bool:
+    """``p`` was checked against ``sha`` before and has not changed since (size, mtime)."""
     try:
         marks = json.loads(_marks_path().read_text())
     except (OSError, ValueError):
@@ -127,7 +130,8 @@ def _is_verified(p: Path, sha: str) -> bool:
     return marks.get(_stat_key(p)) == sha
 
 
-def _mark_verified(p: Path, sha: str) -> None:
+def mark_verified(p: Path, sha: str) -> None:
+    """Remember that ``p`` as it is now matches ``sha``, so it is not hashed again."""
     path = _marks_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -150,24 +154,24 @@ def embedded_path(model: EmbeddedModel) -> Path:
     paths = [p for p in parts if p is not None]
     if not model.chunked:
         target = paths[0]
-        if not _is_verified(target, model.sha256):
-            got = _sha256_of(paths)
+        if not is_verified(target, model.sha256):
+            got = sha256_of(paths)
             if got != model.sha256:
                 raise ModelUnavailable(
                     f"{target} has sha256 {got[:12]}…, expected {model.sha256[:12]}…; "
                     f"reinstall with: {model.install_hint()}",
                     where=model.name,
                 )
-            _mark_verified(target, model.sha256)
+            mark_verified(target, model.sha256)
         return target
     target = cache_dir() / "models" / f"{model.sha256[:12]}-{model.filename}"
-    if target.is_file() and _is_verified(target, model.sha256):
+    if target.is_file() and is_verified(target, model.sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            got = _sha256_of(paths, out)
+            got = sha256_of(paths, out)
         if got != model.sha256:
             raise ModelUnavailable(
                 f"assembled file has sha256 {got[:12]}…, expected {model.sha256[:12]}…; "
@@ -178,7 +182,7 @@ def embedded_path(model: EmbeddedModel) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    _mark_verified(target, model.sha256)
+    mark_verified(target, model.sha256)
     return target
 
 
