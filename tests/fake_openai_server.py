@@ -1,12 +1,13 @@
 """A fake OpenAI-compatible server, run as a real process by the fault tests.
 
-    python tests/fake_openai_server.py PORT [--script 500,ok,hang,...] [--key KEY]
+    python tests/fake_openai_server.py PORT [--script 500,ok,hang,...] [--key KEY] [--delay S]
 
 Requests to /v1/chat/completions take the next fault from the script (then
 ``ok`` forever): ok | 500 | 429 | hang | malformed | truncated | reset | nologprobs
 (a 500 naming logprobs when the request asks for them, as llama-cpp-python's server
 without logits_all answers).
-Answers are scripted council replies chosen by the request's JSON schema.
+Answers are scripted council replies chosen by the request's JSON schema, each
+after ``--delay`` seconds (a slow model, for runs that must still be going).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> None:
     ap.add_argument("--script", default="")
     ap.add_argument("--key", default="")
     ap.add_argument("--score", type=int, default=9)
+    ap.add_argument("--delay", type=float, default=0.0)
     args = ap.parse_args()
     faults = iter([f for f in args.script.split(",") if f])
     lock = threading.Lock()
@@ -76,6 +78,7 @@ def main() -> None:
                 self.close_connection = True
                 self.connection.close()
                 return
+            time.sleep(args.delay)
             schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
             user = body["messages"][-1]["content"]
             reply = {

@@ -47,7 +47,7 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> Non
     raise RuntimeError("server did not come up")
 
 
-def start_fake(port: int, script: str = "", key: str = "") -> subprocess.Popen:
+def start_fake(port: int, script: str = "", key: str = "", delay: float = 0.0) -> subprocess.Popen:
     cmd = [
         sys.executable,
         str(ROOT / "tests" / "fake_openai_server.py"),
@@ -56,6 +56,8 @@ def start_fake(port: int, script: str = "", key: str = "") -> subprocess.Popen:
         script,
         "--key",
         key,
+        "--delay",
+        str(delay),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, proc)

@@ -68,6 +68,7 @@ def cli(verbose: bool) -> None:
 )
 def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, formats, no_report):
     """Generate, review, adjudicate and deduplicate new samples from SEEDS."""
+    from .lock import Busy
     from .run import RunOptions, create_run, execute
 
     opts = RunOptions(target, max_candidates, max_tokens, list(formats))
@@ -86,6 +87,8 @@ def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, f
         create_run(seeds, config_path, run_dir, opts)
     try:
         result = execute(run_dir, opts)
+    except Busy:  # another process runs it: leave its files alone
+        raise
     except UserError:
         # the run stopped on an error after saving what it had: report that too
         if not no_report and (run_dir / "summary.json").is_file():

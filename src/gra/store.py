@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import ChatRequest, ChatResponse
+from .lock import ProcessLock, lock_path
 from .records import Candidate
 
 STORE_NAME = "run.sqlite"
@@ -58,8 +59,29 @@ CREATE TABLE IF NOT EXISTS candidates (
 
 
 class Store:
-    def __init__(self, path: str | Path, new_session: bool = True):
+    """``lock``: hold the store for this process alone (``gra.lock``) until ``close``;
+    a second process opening it stops at once, naming the holder (``busy_hint`` says
+    what else the user can do). Readers that write nothing (the report) pass False."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        new_session: bool = True,
+        *,
+        lock: bool = True,
+        busy_hint: str = "",
+    ):
         self.path = Path(path)
+        self._lock = ProcessLock(lock_path(self.path), str(self.path), busy_hint) if lock else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._open(new_session)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, new_session: bool) -> None:
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -71,6 +93,11 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     # meta -----------------------------------------------------------------
     def get_meta(self, key: str) -> Any:

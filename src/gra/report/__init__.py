@@ -58,7 +58,7 @@ def build_report(
     note = ""
     if embedder is None:
         embedder, note = load_embedder_or_note(embeddings, embedder_name)
-    store = Store(run_dir / STORE_NAME, new_session=False)
+    store = Store(run_dir / STORE_NAME, new_session=False, lock=False)
     try:
         data = gather(
             run_dir,
