@@ -32,10 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from llama_cpp import Llama  # noqa: E402
-
 from gra.backends.base import ChatRequest, ChatResponse  # noqa: E402
 from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
+from gra.backends.native import load_llama  # noqa: E402
 from gra.models import resolve  # noqa: E402
 
 INSTRUCTIONS = [
@@ -78,9 +77,15 @@ def run_sequential(
     threads: int,
     repeat: int,
     flash_attn: bool,
+    extra_buffers: bool = True,
 ) -> tuple[float, list[str], int]:
-    llm = Llama(
-        model_path=str(path), n_ctx=n_ctx, n_threads=threads, flash_attn=flash_attn, verbose=False
+    llm = load_llama(
+        path,
+        extra_buffers=extra_buffers,
+        n_ctx=n_ctx,
+        n_threads=threads,
+        flash_attn=flash_attn,
+        verbose=False,
     )
 
     def call(r: ChatRequest) -> tuple[str, int]:
@@ -115,9 +120,16 @@ def run_batched(
     parallel: int,
     repeat: int,
     flash_attn: bool,
+    extra_buffers: bool = True,
 ) -> tuple[float, list[ChatResponse]]:
     backend = BatchedLlamaBackend(
-        "bench", path, n_ctx=n_ctx, n_threads=threads, n_parallel=parallel, flash_attn=flash_attn
+        "bench",
+        path,
+        n_ctx=n_ctx,
+        n_threads=threads,
+        n_parallel=parallel,
+        flash_attn=flash_attn,
+        extra_buffers=extra_buffers,
     )
 
     async def all_at_once(reqs: list[ChatRequest]) -> list[ChatResponse]:

@@ -5,12 +5,13 @@
 Prints one markdown table with three ratios, each measured in this one run on
 the same job and the same model (SmolLM2-135M, embedded or behind a server):
 
-1. embedded: gra's batched backend (all requests submitted at once, as gra's
-   config loads it: flash attention on, weights converted where the shipped type
-   has no batched CPU kernel) vs plain llama-cpp-python
-   ``create_chat_completion`` calls one at a time -- with llama-cpp-python's default
-   settings, with flash attention, and on the converted weights: completion
-   tokens/s. The batched backend on the shipped weights is shown too.
+1. embedded: gra's batched backend with the default config as it runs on this
+   machine (all requests submitted at once; weights, extra buffer types and
+   sequences per batch as gra.cpu_probe measured them, flash attention on) vs plain
+   llama-cpp-python ``create_chat_completion`` calls one at a time -- with
+   llama-cpp-python's default settings, with flash attention, with extra buffer
+   types off, and on each converted file: completion tokens/s. The batched backend
+   on each weight file at ``--parallel`` sequences is shown too.
 2. server: ``gra synth`` through llama-cpp-python's OpenAI server vs a bare
    httpx client replaying the very same requests (read back from the run
    store) at the same concurrency: completion tokens/s.
@@ -28,6 +29,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -37,10 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.embedded_batching import build_requests, run_batched, run_sequential  # noqa: E402
 from gra.backends.base import ChatRequest  # noqa: E402
-from gra.config import ModelSettings  # noqa: E402
-from gra.executor import model_path, weight_type  # noqa: E402
+from gra.config import load_config  # noqa: E402
+from gra.executor import ModelPool, model_path  # noqa: E402
 from gra.models import resolve  # noqa: E402
 from gra.run import RunOptions, create_run, execute  # noqa: E402
+from gra.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402
 from tests.councils import fast_roles  # noqa: E402
 from tests.servers import free_port, start_llama_server, stop  # noqa: E402
 
@@ -51,22 +54,31 @@ N_CTX = 2048  # per sequence, as in the default council
 
 def bench_embedded(n: int, max_tokens: int, parallels: list[int]) -> list[tuple]:
     """The same chat requests (embedded_batching.py's job) answered one at a time by
-    plain llama-cpp-python -- on the shipped file with its default settings and with
-    flash attention, and on the converted file gra's batched backend runs -- and by
-    gra's batched backend as gra's config loads it (weights: auto, flash attention on),
-    and with the shipped weights (weights: shipped). Ratios are against the defaults
-    and against the fastest one-at-a-time mode."""
+    plain llama-cpp-python -- on the shipped file with its default settings, with
+    flash attention, with extra buffer types off, and on each converted file gra may
+    pick -- and by gra's batched backend as gra's default config runs it (every
+    ``auto`` setting as gra.cpu_probe measured it on this machine), and with the
+    shipped or converted weights at ``--parallel`` sequences. Ratios are against the
+    defaults and against the fastest one-at-a-time mode."""
     shipped = resolve(MODEL)
-    auto = ModelSettings(source=MODEL, concurrency=max(2, *parallels), n_ctx=N_CTX)
-    target = weight_type(auto)
+    tuned = ModelPool(load_config()).settings(MODEL)  # the default config, as it runs here
+    extra = tuned.extra_buffers == "on"
     threads = os.cpu_count() or 1
     reqs = build_requests(n, max_tokens)
     rows, base = [], {}
-    singles = [("defaults", shipped, False), ("flash_attn=True", shipped, True)]
-    if target != "shipped":
-        singles.append((f"flash_attn=True, {target} weights", model_path(auto), True))
-    for label, path, fa in singles:
-        wall, _, tokens = run_sequential(path, reqs, N_CTX, threads, 1, fa)
+    singles = [
+        ("defaults", shipped, False, True),
+        ("flash_attn=True", shipped, True, True),
+        ("flash_attn=True, extra buffer types off", shipped, True, False),
+    ]
+    kinds = ["shipped"]
+    if gguf_file_type(shipped) in NO_BATCH_KERNEL:
+        kinds += ["bf16", "q8_0"]
+    for kind in kinds[1:]:
+        path = model_path(replace(tuned, weights=kind))
+        singles.append((f"flash_attn=True, {kind} weights", path, True, extra))
+    for label, path, fa, xb in singles:
+        wall, _, tokens = run_sequential(path, reqs, N_CTX, threads, 1, fa, xb)
         base[label] = tokens / wall
         rows.append(
             (
@@ -77,19 +89,40 @@ def bench_embedded(n: int, max_tokens: int, parallels: list[int]) -> list[tuple]
             )
         )
     best = max(base, key=base.get)
-    batched = [("weights: auto", model_path(auto), target)] if target != "shipped" else []
-    batched.append(("weights: shipped", shipped, "shipped Q4_1"))
+
+    def ratios(tps: float, goal: bool) -> str:
+        return (
+            f"{tps / base['defaults']:.2f}x vs defaults; "
+            f"{tps / base[best]:.2f}x vs the fastest one at a time ({best})"
+            + (" (goal >= 2.0x)" if goal else "")
+        )
+
+    xb = "on" if extra else "off"
+    wall, replies = run_batched(
+        model_path(tuned), reqs, N_CTX, threads, tuned.concurrency, 1, True, extra
+    )
+    tps = sum(r.completion_tokens for r in replies) / wall
+    rows.append(
+        (
+            "embedded",
+            f"**gra default config** (measured here: {tuned.weights} weights, extra buffer "
+            f"types {xb}, {tuned.concurrency} sequences), flash attention",
+            f"{tps:.1f} tok/s",
+            ratios(tps, True),
+        )
+    )
     for p in parallels:
-        for label, path, kind in batched:
-            wall, replies = run_batched(path, reqs, N_CTX, threads, p, 1, True)
+        for kind in kinds:
+            path = model_path(replace(tuned, weights=kind))
+            wall, replies = run_batched(path, reqs, N_CTX, threads, p, 1, True, extra)
             tps = sum(r.completion_tokens for r in replies) / wall
             rows.append(
                 (
                     "embedded",
-                    f"gra batched backend, {p} sequences, {label} ({kind}), flash attention",
+                    f"gra batched backend, {p} sequences, {kind} weights, extra buffer types "
+                    f"{xb}, flash attention",
                     f"{tps:.1f} tok/s",
-                    f"{tps / base['defaults']:.2f}x vs defaults (goal >= 2.0x); "
-                    f"{tps / base[best]:.2f}x vs the fastest one at a time ({best})",
+                    ratios(tps, False),
                 )
             )
     return rows

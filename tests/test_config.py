@@ -118,7 +118,11 @@ def test_auto_candidates_in_flight_is_twice_the_models_concurrency(tmp_path):
             "models.m.structured_output",
         ),
         ({"backend": "triton"}, "models.m.backend"),
-        ({"concurrency": 0}, "models.m.concurrency"),
+        ({"concurrency": -1}, "models.m.concurrency"),
+        (
+            {"backend": "openai", "base_url": "http://x/v1", "concurrency": 0},
+            "models.m.concurrency",
+        ),
     ],
 )
 def test_bad_model_settings(tmp_path, model, words):

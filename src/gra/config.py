@@ -33,6 +33,7 @@ else:  # pragma: no cover
 class ModelSettings:
     backend: str = "embedded"  # embedded (llama.cpp in-process) | openai (any /v1 server)
     # requests in flight at once; embedded: sequences decoded together in one batch
+    # (0 = auto: measured once on this machine, gra.cpu_probe; docs/backends.md)
     concurrency: int = 1
     # embedded
     source: str = ""  # registry name, path to a .gguf, or hf:OWNER/REPO/FILE
@@ -43,6 +44,9 @@ class ModelSettings:
     # has no batched CPU kernel, to bf16 -- q8_0 without AVX512-BF16) | shipped | bf16 |
     # f16 | q8_0 (converted once into the cache dir; docs/backends.md)
     weights: str = "auto"
+    # llama.cpp's extra buffer types (AMX tiles, repacked weights): auto (on unless the
+    # model crashes with them on this CPU, then whichever measured faster) | on | off
+    extra_buffers: str = "auto"
     # openai
     base_url: str = ""  # e.g. http://127.0.0.1:8000/v1
     model: str = ""  # the server's name for the model [default: the name in models:]
@@ -141,9 +145,10 @@ class ExecutorSettings:
 class Config:
     seed: int = 0
     models: dict[str, ModelSettings] = field(
-        # the embedded council decodes 8 sequences per model together (batched backend)
+        # the embedded council decodes several sequences per model together (batched
+        # backend): how many, on which weights, is measured on the machine (auto)
         default_factory=lambda: {
-            name: ModelSettings(source=name, concurrency=8, n_ctx=2048)
+            name: ModelSettings(source=name, concurrency=0, n_ctx=2048)
             for name in ("qwen2.5-coder-0.5b", "smollm2-135m")
         }
     )
@@ -168,7 +173,8 @@ class Config:
         distinct = {}
         for name in self.model_names():
             m = self.model(name)
-            distinct[(m.backend, m.source, m.base_url, m.model)] = m.concurrency
+            # (0, auto, is resolved before a run; 8 stands in for it until then)
+            distinct[(m.backend, m.source, m.base_url, m.model)] = m.concurrency or 8
         return max(2, 2 * sum(distinct.values()))
 
     def model(self, name: str) -> ModelSettings:
@@ -203,6 +209,7 @@ CHOICES = {
     "backend": ("embedded", "openai"),
     "structured_output": ("auto", "json_schema", "json_object", "guided_json", "none"),
     "weights": WEIGHT_CHOICES,
+    "extra_buffers": ("auto", "on", "off"),
 }
 
 
@@ -270,7 +277,7 @@ def _check(cfg: Config, where: str) -> None:
         if value not in allowed:
             raise bad(path, f"must be one of {', '.join(allowed)}, got {value!r}")
     for name, m in cfg.models.items():
-        for key in ("backend", "structured_output", "weights"):
+        for key in ("backend", "structured_output", "weights", "extra_buffers"):
             if getattr(m, key) not in CHOICES[key]:
                 raise bad(f"models.{name}.{key}", f"must be one of {', '.join(CHOICES[key])}")
         if m.backend == "openai":
@@ -281,7 +288,12 @@ def _check(cfg: Config, where: str) -> None:
             m.source = name
         if m.n_ctx < 256:
             raise bad(f"models.{name}.n_ctx", "must be at least 256")
-        for key in ("concurrency", "timeout_s", "down_after"):
+        if m.concurrency < 0 or (m.concurrency == 0 and m.backend == "openai"):
+            raise bad(
+                f"models.{name}.concurrency",
+                "must be > 0" + ("" if m.backend == "openai" else " (or 0: measured, auto)"),
+            )
+        for key in ("timeout_s", "down_after"):
             if getattr(m, key) <= 0:
                 raise bad(f"models.{name}.{key}", "must be > 0")
         if m.max_retries < 0 or m.retry_backoff_s < 0:

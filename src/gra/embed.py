@@ -457,6 +457,8 @@ class GGUFEmbedder:
     ):
         try:
             import llama_cpp
+
+            from .backends.native import load_llama
         except ImportError:  # pragma: no cover - a declared dependency
             raise _unavailable(
                 name or f"gguf:{spec}",
@@ -476,13 +478,18 @@ class GGUFEmbedder:
             raise _unavailable(self.name, e.message) from None
         self.pooling = pooling
         threads = n_threads or os.cpu_count() or 1
+        from .cpu_probe import check_runs
+
+        # extra buffer types stay on unless this model crashes with them here
+        extra = check_runs(self.name, self.path, threads, False, mode="embed")
         try:
             # Llama.embed truncates every text to n_batch tokens and packs several
             # texts into one decode of at most n_batch tokens. llama.cpp prints a
             # note about overriding the model's pooling type even with verbose=False.
             with _quiet():
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.path),
+                self._llm = load_llama(
+                    self.path,
+                    extra_buffers=extra,
                     embedding=True,
                     pooling_type=pool[pooling],
                     n_ctx=max_tokens,

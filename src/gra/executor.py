@@ -10,8 +10,10 @@ recorded in the store; a model whose calls keep failing stops the run.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .backends.base import Backend, CallFailed, ChatRequest, ChatResponse
@@ -20,7 +22,7 @@ from .errors import UserError
 from .models import EMBEDDED, cache_dir, resolve
 from .records import CallInfo
 from .store import Store
-from .weights import batch_weight_type, converted
+from .weights import converted
 
 
 class ModelDown(UserError):
@@ -40,23 +42,58 @@ def model_id(settings: ModelSettings) -> str:
     return source_id(settings.source) + ("" if target == "shipped" else f"+{target}")
 
 
-def weight_type(settings: ModelSettings, path: Path | None = None) -> str:
-    """``shipped`` or the type the embedded backend converts the weights to
-    (``path``: the source's file, when the caller has resolved it already)."""
+def weight_type(settings: ModelSettings) -> str:
+    """``shipped`` or the type the embedded backend converts the weights to (``auto``:
+    the fastest measured on this machine, ``gra.cpu_probe``)."""
     if settings.weights != "auto":
         return settings.weights
-    if settings.concurrency <= 1:  # one sequence: the shipped file decodes as fast
-        return "shipped"
-    return batch_weight_type(path or resolve(settings.source))
+    return tuned(settings).weights
 
 
 def model_path(settings: ModelSettings) -> Path:
     """The GGUF file the embedded backend loads: the source, converted once if asked."""
     path = resolve(settings.source)
-    target = weight_type(settings, path)
+    target = weight_type(settings)
     if target == "shipped":
         return path
     return converted(path, target, source_id(settings.source), cache_dir())
+
+
+def tuned(settings: ModelSettings, name: str | None = None) -> ModelSettings:
+    """``settings`` of an embedded model with every ``auto`` knob (weights, extra
+    buffer types, concurrency 0) replaced by what ``gra.cpu_probe`` measured on this
+    machine -- and the combination run once, so a CPU that crashes llama.cpp is one
+    line here, not a dead process later. Server models are returned as they are."""
+    if settings.backend != "embedded":
+        return settings
+    from .cpu_probe import choose
+
+    c = choose(name or settings.source, settings)
+    return replace(
+        settings,
+        weights=c.weights,
+        extra_buffers="on" if c.extra_buffers else "off",
+        concurrency=c.concurrency,
+    )
+
+
+def untuned(settings: ModelSettings, name: str | None = None) -> ModelSettings:
+    """``auto`` knobs set without measuring (the shipped file, extra buffer types on,
+    8 sequences): for pools whose loader is not gra's (tests' fake models)."""
+    if settings.backend != "embedded":
+        return settings
+    return replace(
+        settings,
+        weights="shipped" if settings.weights == "auto" else settings.weights,
+        extra_buffers="on" if settings.extra_buffers == "auto" else settings.extra_buffers,
+        concurrency=settings.concurrency or 8,
+    )
+
+
+def _has_auto(s: ModelSettings) -> bool:
+    return s.backend == "embedded" and (
+        s.weights == "auto" or s.extra_buffers == "auto" or s.concurrency == 0
+    )
 
 
 def source_id(src: str) -> str:
@@ -70,6 +107,7 @@ def source_id(src: str) -> str:
 
 
 def load_backend(settings: ModelSettings) -> Backend:
+    settings = tuned(settings) if _has_auto(settings) else settings
     if settings.backend == "openai":
         from .backends.openai import OpenAIBackend
 
@@ -95,33 +133,59 @@ def load_backend(settings: ModelSettings) -> Backend:
             settings.n_threads,
             n_parallel=settings.concurrency,
             flash_attn=settings.flash_attn,
+            extra_buffers=settings.extra_buffers == "on",
         )
     from .backends.llama_cpp import LlamaCppBackend
 
     return LlamaCppBackend(
-        model_id(settings), path, settings.n_ctx, settings.n_threads, settings.flash_attn
+        model_id(settings),
+        path,
+        settings.n_ctx,
+        settings.n_threads,
+        settings.flash_attn,
+        extra_buffers=settings.extra_buffers == "on",
     )
 
 
 class ModelPool:
-    """One loaded instance per distinct model, shared by every role that names it."""
+    """One loaded instance per distinct model, shared by every role that names it.
 
-    def __init__(self, cfg: Config, loader=load_backend):
+    Embedded models run with their ``auto`` settings measured on this machine
+    (``tuned``; ``tune`` replaces it, and pools with a loader of their own default to
+    ``untuned``). ``resolved(cfg)`` gives the config the run should use."""
+
+    def __init__(self, cfg: Config, loader=load_backend, tune=None):
         self.cfg = cfg
         self._loader = loader
+        self._tune = tune or (tuned if loader is load_backend else untuned)
+        self._settings: dict[str, ModelSettings] = {}
         self._backends: dict[tuple, Backend] = {}
         self._loading: dict[tuple, asyncio.Lock] = {}
         self._slots: dict[tuple, asyncio.Semaphore] = {}
         self._ids: dict[str, str] = {}
 
+    def settings(self, name: str) -> ModelSettings:
+        """``name``'s settings as it runs here (measured once per process and machine)."""
+        if name not in self._settings:
+            self._settings[name] = self._tune(self.cfg.model(name), name)
+        return self._settings[name]
+
+    def resolved(self, names: Iterable[str] | None = None) -> Config:
+        """A copy of the config with the settings of ``names`` (default: every role's
+        model) as they run here; the pool's own config keeps its ``auto`` values."""
+        out = copy.deepcopy(self.cfg)
+        for name in dict.fromkeys(self.cfg.model_names() if names is None else names):
+            out.models[name] = self.settings(name)
+        return out
+
     def _key(self, name: str) -> tuple:
-        s = self.cfg.model(name)
+        s = self.settings(name)
         return (self.model_id(name), s.backend, s.n_ctx, s.n_threads, s.flash_attn, s.concurrency)
 
     def model_id(self, name: str) -> str:
         # asked once per call (cache keys): computed once per name, a file's stat included
         if name not in self._ids:
-            self._ids[name] = model_id(self.cfg.model(name))
+            self._ids[name] = model_id(self.settings(name))
         return self._ids[name]
 
     async def get(self, name: str) -> tuple[Backend, asyncio.Semaphore]:
@@ -129,7 +193,7 @@ class ModelPool:
         lock = self._loading.setdefault(key, asyncio.Lock())
         async with lock:
             if key not in self._backends:
-                backend = await asyncio.to_thread(self._loader, self.cfg.model(name))
+                backend = await asyncio.to_thread(self._loader, self.settings(name))
                 self._backends[key] = backend
                 self._slots[key] = asyncio.Semaphore(backend.max_concurrency)
         return self._backends[key], self._slots[key]

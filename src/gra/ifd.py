@@ -39,6 +39,7 @@ from .ifd_format import (
     precheck,
     skip_kind,
 )
+from .lock import ProcessLock, lock_path
 
 __all__ = [
     "SKIP_EMPTY_INSTRUCTION",
@@ -150,7 +151,7 @@ class EmbeddedScorer:
         self.spec = spec
         self.template = check_template(template)
         self.n_ctx = n_ctx
-        self.model_id = model_id(ModelSettings(source=spec))
+        self.model_id = model_id(ModelSettings(source=spec, weights="shipped"))
         # Settings that change the numbers (see gra.ifd_embedded): flash attention off
         # (~0.3 % of a summed loss on SmolLM2), ubatches from 64 tokens on.
         changes = ([] if flash_attn else ["flash_attn=off"]) + (
@@ -169,10 +170,16 @@ class EmbeddedScorer:
     @property
     def engine(self) -> Any:
         if self._engine is None:
+            from .cpu_probe import check_runs
             from .ifd_embedded import EmbeddedEngine
             from .models import resolve
 
-            self._engine = EmbeddedEngine(resolve(self.spec), self.template, self.n_ctx, **self._kw)
+            path = resolve(self.spec)
+            # extra buffer types stay on unless this model crashes with them here
+            extra = check_runs(self.spec, path, self._kw["n_threads"], self._kw["flash_attn"])
+            self._engine = EmbeddedEngine(
+                path, self.template, self.n_ctx, extra_buffers=extra, **self._kw
+            )
         return self._engine
 
     def losses(self, items: Sequence[tuple[str | None, str]]) -> list[ResponseLoss]:
@@ -275,17 +282,26 @@ class CachedScorer:
     context" skip counts only for the same n_ctx. ``hits``/``misses`` count passes.
     """
 
-    def __init__(self, scorer: LossScorer, path: str | Path | None = None, commit_every: int = 64):
+    def __init__(
+        self,
+        scorer: LossScorer,
+        path: str | Path | None = None,
+        commit_every: int = 64,
+        busy_hint: str = "or give this command its own --cache FILE",
+    ):
         self.scorer = scorer
         self.path = Path(path) if path is not None else default_cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.commit_every = max(1, commit_every)
+        # one process per cache file (gra.lock): a second one would score the same passes
+        self._lock = ProcessLock(lock_path(self.path), str(self.path), busy_hint).acquire()
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_CACHE_SCHEMA)
         except sqlite3.Error as e:
+            self._lock.release()
             raise UserError(
                 f"cannot open the IFD score cache ({e})", where=str(self.path)
             ) from None
@@ -362,4 +378,5 @@ class CachedScorer:
 
     def close(self) -> None:
         self.db.close()
+        self._lock.release()
         self.scorer.close()

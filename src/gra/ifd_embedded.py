@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .backends.llama_batch import flash_attn_type, free_native
+from .backends.native import load_llama
 from .errors import ModelUnavailable
 from .ifd_format import Prepared, TokenLayout, check_template
 
@@ -112,10 +113,10 @@ class EmbeddedEngine:
         n_threads: int = 0,
         flash_attn: bool = True,
         max_seqs: int = 64,
+        extra_buffers: bool = True,
     ):
         try:
             import llama_cpp
-            from llama_cpp import Llama
         except ImportError as e:  # pragma: no cover - a declared dependency
             raise ModelUnavailable(f"llama-cpp-python is not importable ({e})") from None
         self._C = llama_cpp
@@ -127,8 +128,13 @@ class EmbeddedEngine:
         self._batch: Any = None
         try:
             # Weights and tokenizer/chat handler; its own tiny context is never decoded.
-            self._llm = Llama(
-                model_path=str(path), n_ctx=256, n_batch=64, n_threads=threads, verbose=False
+            self._llm = load_llama(
+                path,
+                extra_buffers=extra_buffers,
+                n_ctx=256,
+                n_batch=64,
+                n_threads=threads,
+                verbose=False,
             )
             self.layout = TokenLayout(self._llm, check_template(template), n_ctx)
             n_anchor = sum(len(a) for a in self.layout.anchors)

@@ -78,8 +78,9 @@ def review_scores(
 ) -> list[JudgeScore]:
     """Ask each of ``models`` (names in ``cfg.models`` or registry names) to review
     every sample; the score is the mean overall score of the readable reviews."""
-    store = Store(store_path)
     pool = ModelPool(cfg)
+    cfg = pool.resolved(models)  # auto settings measured on this machine (gra.cpu_probe)
+    store = Store(store_path, busy_hint="or give this command its own --cache FILE")
     caller = Caller(pool, store)
     r = cfg.review
     done = 0

@@ -35,6 +35,7 @@ from .config import Config, check_stages
 from .council import Council, council_score
 from .datasets import Sample
 from .executor import Caller, ModelPool
+from .lock import ProcessLock, lock_path
 from .records import Candidate
 from .store import Store
 
@@ -97,6 +98,9 @@ class Judged:
         )
         out["review_tokens"] = self.tokens()
         return out
+
+
+STORE_BUSY_HINT = "or review into another --out (or --store)"
 
 
 def run_checks_stage(judged: list[Judged], cfg: Config) -> None:
@@ -163,8 +167,10 @@ def run_council_stage(
     live = [j for j in judged if j.verdict == "accept"]
     if not live:
         return
-    store = Store(store_path)
     pool = ModelPool(cfg, loader=loader) if loader else ModelPool(cfg)
+    # auto settings measured on this machine (gra.cpu_probe) before the store opens
+    cfg = pool.resolved([*cfg.review.models, *(cfg.adjudication.models if adjudicate else [])])
+    store = Store(store_path, busy_hint=STORE_BUSY_HINT)
     caller = Caller(pool, store)
     council = Council(cfg, caller)
     limit = asyncio.Semaphore(max(1, cfg.candidates_in_flight()))
@@ -226,16 +232,18 @@ def review_samples(
     ``loader`` replaces gra's model loader (tests)."""
     stages = check_stages(cfg.review.stages)
     judged = [Judged(s) for s in samples]
-    if "checks" in stages:
-        run_checks_stage(judged, cfg)
-    if "mismatch" in stages and "mismatch" not in cfg.checks.disabled:
-        run_mismatch_stage(judged, cfg, cache, progress)
-    if "council" in stages:
-        run_council_stage(judged, cfg, store_path, "adjudicator" in stages, progress, loader)
-    else:
-        for j in judged:
-            if j.verdict == "accept":
-                j.score = 1.0 if stages else None
+    # the store is this review's alone from the start: a second process stops at once
+    with ProcessLock(lock_path(store_path), str(store_path), STORE_BUSY_HINT):
+        if "checks" in stages:
+            run_checks_stage(judged, cfg)
+        if "mismatch" in stages and "mismatch" not in cfg.checks.disabled:
+            run_mismatch_stage(judged, cfg, cache, progress)
+        if "council" in stages:
+            run_council_stage(judged, cfg, store_path, "adjudicator" in stages, progress, loader)
+        else:
+            for j in judged:
+                if j.verdict == "accept":
+                    j.score = 1.0 if stages else None
     return judged
 
 

@@ -91,6 +91,9 @@ def create_run(seeds_path: Path, config_path: Path | None, run_dir: Path, opts: 
             str(run_dir),
         )
     check_models(cfg)
+    # measure the embedded models here once (cached): a CPU they crash on is one line
+    # now, before the run directory exists
+    ModelPool(cfg).resolved()
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(
         yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8"
@@ -148,6 +151,11 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
     budget = Budget(saved["target"], saved["max_candidates"], saved["max_tokens"])
 
     pool = ModelPool(cfg)
+    try:  # embedded models' auto settings, measured on this machine once (gra.cpu_probe)
+        cfg = pool.resolved()
+    except UserError:
+        store.close()
+        raise
     caller = Caller(pool, store)
     progress = Progress(budget.target, caller.stats, stream=progress_stream, live=live)
     synth = Synth(cfg, seeds, store, caller, on_candidate=progress.update)

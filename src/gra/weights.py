@@ -5,9 +5,11 @@ tile over the batch (llamafile's tinyBLAS: F16, BF16, Q8_0, Q4_0, Q5_0; repacked
 Q4_0). Q4_1 -- the embedded SmolLM2's type -- has no such kernel: past 8 tokens
 a decode step gets no cheaper per token, so batching saves only the weight reads.
 Converting Q4_1 to BF16 (or Q8_0) once made batched decoding of 8-16 sequences
-1.3-1.9x faster here with the same model: the new values are the old ones
+1.3-1.9x faster on one machine with the same model: the new values are the old ones
 re-rounded (perplexity 8.870 vs 8.890 on the review dev set; ``docs/backends.md``,
-``benchmarks/weight_types.py``).
+``benchmarks/weight_types.py``). On another CPU the same bf16 file was slower than
+the shipped one, so ``weights: auto`` does not decide from CPU flags: it measures
+the shipped file and both conversions (``gra.cpu_probe``) and keeps the fastest.
 
 Converted files live in the cache dir, named by the source model's id and the
 type; they are written to a temporary file and renamed, so an interrupted
@@ -30,7 +32,7 @@ from .errors import ModelUnavailable
 CHOICES = ("auto", "shipped", "bf16", "f16", "q8_0")
 #: llama.cpp's ``llama_ftype`` for each conversion target.
 TARGETS = {"f16": 1, "q8_0": 7, "bf16": 32}
-#: ``general.file_type`` values "auto" converts: no batched CPU kernel in llama.cpp.
+#: ``general.file_type`` values "auto" tries conversions of: no batched CPU kernel.
 NO_BATCH_KERNEL = {3: "Q4_1"}
 
 # GGUF metadata value types -> struct format of one fixed-size value
@@ -88,13 +90,6 @@ def cpu_has_bf16() -> bool:
     import llama_cpp
 
     return b"AVX512_BF16 = 1" in llama_cpp.llama_print_system_info()
-
-
-def batch_weight_type(path: Path) -> str:
-    """What "auto" means for a batched backend on this file and CPU."""
-    if gguf_file_type(path) not in NO_BATCH_KERNEL:
-        return "shipped"
-    return "bf16" if cpu_has_bf16() else "q8_0"
 
 
 def converted(path: Path, target: str, source_id: str, cache: Path) -> Path:

@@ -46,6 +46,7 @@ import numpy as np
 from ..errors import ModelUnavailable
 from .base import CallFailed, ChatRequest, ChatResponse
 from .logprobs import as_extra, token_entry
+from .native import load_llama
 
 # Sampler settings ``Llama.create_chat_completion`` uses when not told otherwise (and
 # so ``LlamaCppBackend`` uses): the same here, so a seed means the same on both.
@@ -149,10 +150,11 @@ class BatchedLlamaBackend:
         *,
         n_batch: int = 512,
         flash_attn: bool = False,
+        extra_buffers: bool = True,
     ):
         try:
             import llama_cpp
-            from llama_cpp import Llama, llama_chat_format
+            from llama_cpp import llama_chat_format
         except ImportError as e:  # pragma: no cover - a declared dependency
             raise ModelUnavailable(f"llama-cpp-python is not importable ({e})") from None
         if n_parallel < 1:
@@ -172,8 +174,13 @@ class BatchedLlamaBackend:
             # The high-level object loads the weights (mmapped, shared with our context)
             # and provides the tokenizer and chat handler. Its own context is never
             # decoded with, so it is kept tiny.
-            self._llm = Llama(
-                model_path=str(path), n_ctx=256, n_batch=64, n_threads=threads, verbose=False
+            self._llm = load_llama(
+                path,
+                extra_buffers=extra_buffers,
+                n_ctx=256,
+                n_batch=64,
+                n_threads=threads,
+                verbose=False,
             )
             params = llama_cpp.llama_context_default_params()
             # Without kv_unified, llama.cpp gives each of the n_seq_max sequences its own

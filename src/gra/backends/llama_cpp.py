@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import ModelUnavailable
 from .base import ChatRequest, ChatResponse
 from .logprobs import as_extra, token_entry
+from .native import load_llama
 
 
 class LlamaCppBackend:
@@ -28,16 +29,18 @@ class LlamaCppBackend:
         n_ctx: int = 4096,
         n_threads: int = 0,
         flash_attn: bool = False,
+        extra_buffers: bool = True,
     ):
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401
         except ImportError as e:  # pragma: no cover - a declared dependency
             raise ModelUnavailable(f"llama-cpp-python is not importable ({e})") from None
         self.model_id = model_id
         self.path = path
         try:
-            self._llm = Llama(
-                model_path=str(path),
+            self._llm = load_llama(
+                path,
+                extra_buffers=extra_buffers,
                 n_ctx=n_ctx,
                 n_threads=n_threads or os.cpu_count() or 1,
                 flash_attn=flash_attn,
