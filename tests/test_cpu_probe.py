@@ -238,3 +238,16 @@ def test_synth_on_a_cpu_where_nothing_runs_is_one_line_and_exit_2(tmp_path):
     )
     assert p.returncode == 2
     assert not (tmp_path / "run").exists()  # nothing laid out for a run that cannot start
+
+
+@pytest.mark.parametrize("off_gain, expected", [(1.03, True), (1.10, False)])
+def test_extra_buffer_types_stay_on_unless_off_is_clearly_faster(
+    q4_1, monkeypatch, off_gain, expected
+):
+    # where they hold no tensor, on and off differ by noise: llama.cpp's default stays
+    def speed(w, extra, n):
+        return 100.0 if extra else 100.0 * off_gain
+
+    monkeypatch.setattr(cpu_probe, "run_trial", FakeTrials(speed))
+    s = ModelSettings(source=str(q4_1), concurrency=8, weights="shipped")
+    assert choose("m", s).extra_buffers is expected

@@ -52,6 +52,8 @@ COMPARE_AT = 8
 #: the fewest sequences within this share of the fastest wins (fewer candidates in
 #: flight, less KV memory, for at most 10% of the throughput)
 CLOSE_ENOUGH = 0.9
+#: extra buffer types stay on (llama.cpp's default) unless off measures this much faster
+KEEP_DEFAULT = 1.05
 TRIAL_TOKENS = 48  # completion tokens per request in a trial
 TRIAL_TIMEOUT_S = 300
 #: Test hook: "extra_buffers" makes a trial crash (SIGSEGV) when extra buffer types
@@ -351,7 +353,14 @@ def choose(name: str, settings: Any) -> Choice:
     ran = [(w, x) for w, x in combos if _speed(probe.get(w, x, compare_at))]
     if not ran:
         raise _crash_error(name, settings, probe, combos, compare_at)
-    best_w, best_x = max(ran, key=lambda c: _speed(probe.get(c[0], c[1], compare_at)) or 0)
+
+    def score(combo: tuple[str, bool]) -> float:
+        # llama.cpp's default (extra buffer types on) wins unless off is clearly faster:
+        # where they hold no tensor the two differ by noise only
+        tps = _speed(probe.get(combo[0], combo[1], compare_at)) or 0.0
+        return tps * (KEEP_DEFAULT if combo[1] else 1.0)
+
+    best_w, best_x = max(ran, key=score)
     if len(seqs) > 1:  # then the batch size, for the winner (and the shipped file alone)
         probe.run(best_w, path_of(best_w), best_x, seqs)
         if best_w != "shipped" and 1 in seqs and "shipped" in weights:
