@@ -27,6 +27,21 @@ SEEDS = "".join(
 )
 
 
+def server_council(port: int, in_flight: int = 4, **settings: object) -> dict:
+    """Every role on one OpenAI-compatible model ``srv`` at ``port`` (``settings`` are
+    added to its model settings), ``in_flight`` candidates at once."""
+    srv = {"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", **settings}
+    roles = {"models": ["srv"]}
+    return {
+        "models": {"srv": srv},
+        "tagging": {"model": "srv"},
+        "generation": roles,
+        "review": roles,
+        "adjudication": roles,
+        "executor": {"concurrency": in_flight},
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ import pytest
 from gra.lock import ProcessLock, lock_path
 from gra.store import Store
 from tests.runs import assert_user_error, gra_cmd, run_gra, synth_cmd
-from tests.servers import SEEDS, free_port, start_fake, stop
+from tests.servers import SEEDS, free_port, server_council, start_fake, stop
 
 SAMPLES = "".join(
     json.dumps({"instruction": f"Explain idea {i}.", "response": f"Idea {i} is simple."}) + "\n"
@@ -26,24 +26,7 @@ SAMPLES = "".join(
 
 
 def council(port: int) -> str:
-    srv = {
-        "backend": "openai",
-        "base_url": f"http://127.0.0.1:{port}/v1",
-        "concurrency": 2,
-        "timeout_s": 30.0,
-        "max_retries": 0,
-    }
-    roles = {"models": ["srv"]}
-    return json.dumps(
-        {
-            "models": {"srv": srv},
-            "tagging": {"model": "srv"},
-            "generation": roles,
-            "review": roles,
-            "adjudication": roles,
-            "executor": {"concurrency": 2},
-        }
-    )
+    return json.dumps(server_council(port, 2, concurrency=2, timeout_s=30.0, max_retries=0))
 
 
 def wait_for_holder(lock: Path, proc: subprocess.Popen, timeout: float = 60) -> dict:

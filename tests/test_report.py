@@ -19,7 +19,7 @@ from gra.store import Store
 from tests.report_runs import HOSTILE, FakeEmbedder, write_run
 from tests.runs import assert_user_error, gra_cmd, synth_cmd
 from tests.runs import run_gra as gra
-from tests.servers import SEEDS, free_port, start_fake, stop
+from tests.servers import SEEDS, free_port, server_council, start_fake, stop
 
 REPORT_DIR = Path(rdata.__file__).parent
 
@@ -240,16 +240,7 @@ def test_out_option_writes_elsewhere(tmp_path, run):
 
 
 def synth(tmp_path: Path, port: int, *args) -> subprocess.CompletedProcess:
-    settings = {"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "timeout_s": 5.0}
-    roles = {"models": ["srv"]}
-    council = {
-        "models": {"srv": settings},
-        "tagging": {"model": "srv"},
-        "generation": roles,
-        "review": roles,
-        "adjudication": roles,
-        "executor": {"concurrency": 2},
-    }
+    council = server_council(port, 2, timeout_s=5.0)
     (tmp_path / "seeds.jsonl").write_text(SEEDS)
     (tmp_path / "c.yaml").write_text(json.dumps(council))
     cmd = synth_cmd(tmp_path / "seeds.jsonl", tmp_path / "c.yaml", tmp_path / "run", *args)

@@ -14,30 +14,12 @@ import pytest
 from gra.backends.base import CallFailed, ChatRequest
 from gra.backends.openai import OpenAIBackend
 from tests.runs import gra_cmd, synth_cmd
-from tests.servers import SEEDS, free_port, start_fake, stop
+from tests.servers import SEEDS, free_port, server_council, start_fake, stop
 
 
 def council(port: int, in_flight: int = 4, **model) -> str:
-    settings = {
-        "backend": "openai",
-        "base_url": f"http://127.0.0.1:{port}/v1",
-        "concurrency": 4,
-        "timeout_s": 1.0,
-        "max_retries": 3,
-        "retry_backoff_s": 0.05,
-        **model,
-    }
-    roles = {"models": ["srv"]}
-    return json.dumps(
-        {
-            "models": {"srv": settings},
-            "tagging": {"model": "srv"},
-            "generation": roles,
-            "review": roles,
-            "adjudication": roles,
-            "executor": {"concurrency": in_flight},
-        }
-    )
+    settings = {"concurrency": 4, "timeout_s": 1.0, "max_retries": 3, "retry_backoff_s": 0.05}
+    return json.dumps(server_council(port, in_flight, **{**settings, **model}))
 
 
 def synth(tmp_path, port, *args, env=None, in_flight=4, **model) -> subprocess.CompletedProcess:

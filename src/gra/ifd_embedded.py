@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .backends.llama_batch import flash_attn_type, free_native
-from .backends.native import load_llama
+from .backends.native import load_weights
 from .errors import ModelUnavailable
 from .ifd_format import Prepared, TokenLayout, check_template
 
@@ -127,15 +127,7 @@ class EmbeddedEngine:
         self._ctx: Any = None
         self._batch: Any = None
         try:
-            # Weights and tokenizer/chat handler; its own tiny context is never decoded.
-            self._llm = load_llama(
-                path,
-                extra_buffers=extra_buffers,
-                n_ctx=256,
-                n_batch=64,
-                n_threads=threads,
-                verbose=False,
-            )
+            self._llm = load_weights(path, threads, extra_buffers=extra_buffers)
             self.layout = TokenLayout(self._llm, check_template(template), n_ctx)
             n_anchor = sum(len(a) for a in self.layout.anchors)
             params = llama_cpp.llama_context_default_params()

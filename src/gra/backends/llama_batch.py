@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import ModelUnavailable
 from .base import CallFailed, ChatRequest, ChatResponse
 from .logprobs import as_extra, token_entry
-from .native import load_llama
+from .native import load_weights
 
 # Sampler settings ``Llama.create_chat_completion`` uses when not told otherwise (and
 # so ``LlamaCppBackend`` uses): the same here, so a seed means the same on both.
@@ -171,17 +171,7 @@ class BatchedLlamaBackend:
         self._ctx: Any = None
         self._batch: Any = None
         try:
-            # The high-level object loads the weights (mmapped, shared with our context)
-            # and provides the tokenizer and chat handler. Its own context is never
-            # decoded with, so it is kept tiny.
-            self._llm = load_llama(
-                path,
-                extra_buffers=extra_buffers,
-                n_ctx=256,
-                n_batch=64,
-                n_threads=threads,
-                verbose=False,
-            )
+            self._llm = load_weights(path, threads, extra_buffers=extra_buffers)
             params = llama_cpp.llama_context_default_params()
             # Without kv_unified, llama.cpp gives each of the n_seq_max sequences its own
             # KV stream of n_ctx / n_seq_max cells: attention never scans other sequences

@@ -36,3 +36,17 @@ def load_llama(path: str | Path, *, extra_buffers: bool = True, **kwargs: Any) -
             return Llama(model_path=str(path), **kwargs)
         finally:
             C.llama_model_default_params = original
+
+
+def load_weights(path: str | Path, threads: int, *, extra_buffers: bool = True) -> Any:
+    """A ``Llama`` for a backend that decodes in contexts of its own: it loads the
+    weights (mmapped, shared with those contexts) and provides the tokenizer and chat
+    handler; its own context is never decoded with, so it is kept tiny."""
+    return load_llama(
+        path,
+        extra_buffers=extra_buffers,
+        n_ctx=256,
+        n_batch=64,
+        n_threads=threads,
+        verbose=False,
+    )
