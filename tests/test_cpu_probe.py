@@ -251,3 +251,17 @@ def test_extra_buffer_types_stay_on_unless_off_is_clearly_faster(
     monkeypatch.setattr(cpu_probe, "run_trial", FakeTrials(speed))
     s = ModelSettings(source=str(q4_1), concurrency=8, weights="shipped")
     assert choose("m", s).extra_buffers is expected
+
+
+def test_loaders_without_settings_only_check_that_the_model_runs(q4_1, monkeypatch):
+    """The IFD scorer and a gguf: embedder: extra buffer types on, off if they crash,
+    one line naming the model when nothing runs."""
+    trials = FakeTrials(batching_pays, crash=lambda extra: extra)
+    monkeypatch.setattr(cpu_probe, "run_trial", trials)
+    assert cpu_probe.check_runs("scorer.gguf", q4_1, 2, True) is False
+    assert trials.calls == [("shipped", True, (1,)), ("shipped", False, (1,))]
+    assert cpu_probe.check_runs("scorer.gguf", q4_1, 2, True) is False  # cached
+    assert len(trials.calls) == 2
+    monkeypatch.setattr(cpu_probe, "run_trial", FakeTrials(batching_pays, lambda x: True))
+    with pytest.raises(CpuCrash, match=r"^other\.gguf: llama.cpp crashed \(SIGSEGV\)"):
+        cpu_probe.check_runs("other.gguf", q4_1, 2, True)

@@ -40,12 +40,13 @@ class ModelSettings:
     n_ctx: int = 4096  # per sequence
     n_threads: int = 0  # 0 = all cores
     flash_attn: bool = True  # llama.cpp flash attention: faster decoding on CPU too
-    # weight type the embedded backend runs: auto (a batched backend converts Q4_1, which
-    # has no batched CPU kernel, to bf16 -- q8_0 without AVX512-BF16) | shipped | bf16 |
-    # f16 | q8_0 (converted once into the cache dir; docs/backends.md)
+    # weight type the embedded backend runs: auto (the fastest measured on this machine:
+    # the shipped file, and for Q4_1, which has no batched CPU kernel, bf16 and q8_0
+    # copies) | shipped | bf16 | f16 | q8_0 (converted once into the cache dir;
+    # docs/backends.md)
     weights: str = "auto"
-    # llama.cpp's extra buffer types (AMX tiles, repacked weights): auto (on unless the
-    # model crashes with them on this CPU, then whichever measured faster) | on | off
+    # llama.cpp's extra buffer types (AMX tiles, repacked weights): auto (on, unless the
+    # model crashes with them on this CPU or off measures >5% faster) | on | off
     extra_buffers: str = "auto"
     # openai
     base_url: str = ""  # e.g. http://127.0.0.1:8000/v1

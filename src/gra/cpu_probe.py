@@ -352,7 +352,7 @@ def choose(name: str, settings: Any) -> Choice:
         probe.run(w, path_of(w), x, [compare_at])
     ran = [(w, x) for w, x in combos if _speed(probe.get(w, x, compare_at))]
     if not ran:
-        raise _crash_error(name, settings, probe, combos, compare_at)
+        raise _crash_error(f"models.{name}", probe, combos, compare_at)
 
     def score(combo: tuple[str, bool]) -> float:
         # llama.cpp's default (extra buffer types on) wins unless off is clearly faster:
@@ -389,30 +389,21 @@ def check_runs(name: str, path: Path, threads: int, flash_attn: bool, mode: str 
 
     threads = threads or os.cpu_count() or 1
     probe = Probe(name, source_id(str(path)), threads, flash_attn)
+    if probe.get("shipped", True, 1, mode) is None:
+        _say(f"{name}: checking that it runs on this CPU (once; cached in {probe.path.parent})")
     for extra in (True, False):
-        if probe.get("shipped", extra, 1, mode) is None:
-            _say(f"{name}: checking that it runs on this CPU (once; cached in {probe.path.parent})")
         probe.run("shipped", path, extra, [1], mode)
         if _speed(probe.get("shipped", extra, 1, mode)):
             return extra
-    settings = _Plain(source=str(path), extra_buffers="auto")
-    raise _crash_error(name, settings, probe, [("shipped", True), ("shipped", False)], 1, mode)
+    raise _crash_error(name, probe, [("shipped", True), ("shipped", False)], 1, mode)
 
 
-@dataclass
-class _Plain:
-    source: str
-    extra_buffers: str
-    weights: str = "shipped"
-
-
-def _crash_error(
-    name: str, settings: Any, probe: Probe, combos: list, n: int, mode: str = "chat"
-) -> CpuCrash:
+def _crash_error(where: str, probe: Probe, combos: list, n: int, mode: str = "chat") -> CpuCrash:
+    """One line for ``where`` (``models.NAME``, or the model spec of a loader without
+    settings): what crashed, on which CPU feature, and what avoids it."""
     trials = [probe.get(w, x, n, mode) or {} for w, x in combos]
     crashed = [t["crashed"] for t in trials if t.get("crashed")]
     feature = suspect_feature(probe.machine["flags"])
-    where = name if "/" in name or name.endswith(".gguf") else f"models.{name}"
     if not crashed:  # nothing died: it failed to load or run (the error says why)
         why = next((t["error"] for t in trials if t.get("error")), "no trial ran")
         return CpuCrash(f"cannot run on this CPU ({feature}): {why}", where)

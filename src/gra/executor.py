@@ -152,7 +152,7 @@ class ModelPool:
 
     Embedded models run with their ``auto`` settings measured on this machine
     (``tuned``; ``tune`` replaces it, and pools with a loader of their own default to
-    ``untuned``). ``resolved(cfg)`` gives the config the run should use."""
+    ``untuned``). ``resolved()`` gives the config the run should use."""
 
     def __init__(self, cfg: Config, loader=load_backend, tune=None):
         self.cfg = cfg
