@@ -111,7 +111,10 @@ def test_length_limit_errors_and_failures_leave_the_worker_serving(batched):
     # A request cancelled mid-generation is dropped; the worker goes on.
 
     async def cancel_one() -> None:
-        task = asyncio.ensure_future(batched.chat(ask(PROMPTS[2], max_tokens=300)))
+        # a long answer (300 tokens, ~2 s here): "List three prime numbers." could end
+        # in 16 tokens, right at the 0.2 s the cancel waits, and the test then flaked
+        long = ask("Count from 1 to 200, one number per line.", max_tokens=300)
+        task = asyncio.ensure_future(batched.chat(long))
         await asyncio.sleep(0.2)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

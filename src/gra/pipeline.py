@@ -87,6 +87,24 @@ class Synth:
 
     async def candidate(self, idx: int) -> Candidate:
         """Plan candidate ``idx`` and take it as far as it goes; never raises CallFailed."""
+        c, examples, rng = self.plan(idx)
+        try:
+            return await self._work(c, examples, rng)
+        except CallFailed as e:
+            return self._end(c, "failed", f"model call failed: {e}")
+
+    async def draft(self, idx: int) -> tuple[Candidate, str]:
+        """Candidate ``idx`` as its generator writes it -- no check, review or dedup --
+        and the response's finish reason ("" when it was not written). The same calls,
+        seeds and prompts as ``candidate``: for measuring the raw pool."""
+        c, examples, rng = self.plan(idx)
+        try:
+            return await self._generate(c, examples)
+        except CallFailed as e:
+            return self._end(c, "failed", f"model call failed: {e}"), ""
+
+    def plan(self, idx: int) -> tuple[Candidate, list[Seed], random.Random]:
+        """Domain, generator and example seeds of candidate ``idx`` (from the run seed)."""
         cfg, g = self.cfg, self.cfg.generation
         rng = random.Random(derive_seed(cfg.seed, idx, "plan"))
         domain = (
@@ -106,12 +124,10 @@ class Synth:
             seed_ids=[s.id for s in examples],
             state="running",
         )
-        try:
-            return await self._work(c, examples, rng)
-        except CallFailed as e:
-            return self._end(c, "failed", f"model call failed: {e}")
+        return c, examples, rng
 
-    async def _work(self, c: Candidate, examples: list[Seed], rng: random.Random) -> Candidate:
+    async def _generate(self, c: Candidate, examples: list[Seed]) -> tuple[Candidate, str]:
+        """Tag the example seeds, write the instruction, then its response."""
         cfg, g, idx, domain, generator = self.cfg, self.cfg.generation, c.idx, c.domain, c.generator
         t0 = time.perf_counter()
         for s, (kw, summary) in zip(
@@ -136,7 +152,7 @@ class Synth:
         try:
             c.instruction = generate.parse_instruction(reply.text)
         except ParseError as e:
-            return self._end(c, "failed", f"generator reply unreadable: {e}", t0)
+            return self._end(c, "failed", f"generator reply unreadable: {e}", t0), ""
         req = generate.build_response(
             c.instruction,
             c.input,
@@ -149,12 +165,17 @@ class Synth:
         )
         c.response = reply.text.strip()
         c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
+        return c, reply.finish_reason
 
+    async def _work(self, c: Candidate, examples: list[Seed], rng: random.Random) -> Candidate:
+        c, finish_reason = await self._generate(c, examples)
+        if c.state != "running":
+            return c
         problems = run_checks(
             c.instruction,
             c.input,
             c.response,
-            finish_reason=reply.finish_reason,
+            finish_reason=finish_reason,
             settings=self.check_settings,
         )
         if problems:
@@ -171,7 +192,7 @@ class Synth:
         dup = self.index.check_and_add(c.id, self.dedup_text(c.instruction, c.response))
         if dup:
             return self._dup(c, dup)
-        if cfg.tagging.tag_outputs:
+        if self.cfg.tagging.tag_outputs:
             item = {"instruction": c.instruction, "input": c.input, "response": c.response}
             c.keywords, c.summary = await self.tags(c.id, item)
         return self._end(c, "accepted", reason)
