@@ -910,3 +910,50 @@ def test_mechanical_corruptions_of_other_answers_are_caught():
             caught[kind][0] += bool(run_checks(instr, "", bad))
     for kind, (hit, total) in caught.items():
         assert total >= 20 and hit >= 0.85 * total, (kind, hit, total)
+
+
+# ---------------------------------------------------------------- what small generators write
+# (measured on both labeled sets: benchmarks/task_checks.py, docs/review.md)
+
+TASK_BAD = [
+    ("Write one new request of the same kind as the examples.", "Here is one.", "prompt_leak"),
+    ("Explain photosynthesis, self-contained and answerable.", "Plants make sugar.", "prompt_leak"),
+    ("Summarize the examples above in two lines.", "They are about cooking.", "prompt_leak"),
+    ("Your current task is already complete.", "Great, thanks for letting me know.",
+     "task_about_itself"),
+    ("This is a new question about history.", "History is the study of the past.",
+     "task_about_itself"),
+    ("Explain how vaccines train the immune system.",
+     "Sure! Could you please provide more details about what you need?", "deflection"),
+    ("Give three tips for saving money.", "What would you like to know exactly?", "deflection"),
+    ("What is the chemical formula for table salt?", "The chemical formula for table salt "
+     "is table salt.", "restates_task"),
+]  # fmt: skip
+
+TASK_GOOD = [
+    ("What is the chemical formula for table salt?", "NaCl (sodium chloride)."),
+    ("Which is heavier, a kilogram of feathers or a kilogram of iron?",
+     "Neither: both weigh one kilogram."),
+    ("Who is older, Ann (34) or Ben (29)? Answer with the name.", "Ann"),
+    ("Write a short message asking your landlord to fix the heating.",
+     "Hi Mr. Lee, could you please send someone to fix the heating this week? Thanks, Sam"),
+    ("List the primary colors of light.", "- red\n- green\n- blue"),
+    ("Write an example sentence that uses the word 'keyword'.",
+     "Type a keyword into the search box to find the article."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("instruction,response,check", TASK_BAD)
+def test_task_checks_catch_what_small_generators_write(instruction, response, check):
+    assert check in names(instruction, response)
+
+
+@pytest.mark.parametrize("instruction,response", TASK_GOOD)
+def test_task_checks_pass_real_tasks_and_answers(instruction, response):
+    assert names(instruction, response) == set()
+
+
+def test_task_checks_can_be_turned_off_by_name():
+    i, r, check = TASK_BAD[0]
+    off = CheckSettings(disabled=frozenset({check}))
+    assert check not in {x.name for x in run_checks(i, "", r, settings=off)}

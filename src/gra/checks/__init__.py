@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 
 from .base import CheckResult, CheckSettings, Sample
 from .constraints import FORMAT_CHECKS, Constraint, parse_constraints
+from .task import CHECKS as TASK_CHECKS
+from .task import DESCRIPTIONS as TASK_DESCRIPTIONS
 from .text import (
     code_syntax,
     empty,
@@ -53,6 +55,7 @@ CHECKS: dict[str, Check] = {
     "truncated": truncated,
     "response_repeats_instruction": response_repeats_instruction,
     "code_syntax": code_syntax,
+    **TASK_CHECKS,  # what small generators write: benchmarks/task_checks.py
     **FORMAT_CHECKS,
 }
 
@@ -69,6 +72,7 @@ DESCRIPTIONS: dict[str, str] = {
     "prose that stops mid-sentence or mid-word",
     "response_repeats_instruction": "the response only repeats the instruction",
     "code_syntax": "a Python code block that does not parse",
+    **TASK_DESCRIPTIONS,
     "format:only_number": "asked for only a number, got more",
     "format:one_word": "asked for one word, got more",
     "format:only_answer": "asked for only the fraction / regex / name / formula / title, got "

@@ -1,0 +1,169 @@
+"""Checks for what small generators really write (benchmarks/data/README.md: half of the
+raw pool was no task at all): the generation prompt leaking into the task, a task about
+itself, a response that asks for input instead of answering, one that only restates the
+task, and one far too short for what is asked.
+
+None of these reads a list built from labeled examples: the leak check compares the task
+with gra's own generation prompts, the others look for the *kind* of text (a request for
+input, a statement about the task, no word the task did not already have).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from .base import Sample
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+# --------------------------------------------------------------------------- prompt leak
+
+LEAK_RUN = 4  # words in a row shared with a generation prompt's own instructions
+
+
+@functools.cache
+def _prompt_runs() -> frozenset[tuple[str, ...]]:
+    """Word runs of the generation prompts' instructions: their text without template
+    expressions and without the worked examples (a real task may well look like those)."""
+    from importlib import resources
+
+    runs: set[tuple[str, ...]] = set()
+    for name in ("generate", "evolve"):
+        text = resources.files("gra").joinpath("prompts", f"{name}.txt").read_text("utf-8")
+        for line in text.split("=== ", 1)[1].splitlines():  # the sections, not the header
+            if re.match(r"\s*(?:New task|Task|Example \{\{|system|user)\b", line):
+                continue  # worked examples, the seed's own text, section markers
+            line = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", line)
+            w = _words(line)
+            runs.update(tuple(w[i : i + LEAK_RUN]) for i in range(len(w) - LEAK_RUN + 1))
+    return frozenset(runs)
+
+
+# what only the generator's prompt has: the examples it was shown, their keywords
+_PROMPT_CONTEXT = re.compile(
+    r"\b(?:the|these|those|above|given|previous|provided|same) (?:examples?|keywords?)\b"
+    r"|\bexample \d\b|\bsame kind (?:as|of)\b|\bnew (?:request|task)s?\b",
+    re.I,
+)
+
+
+def prompt_leak(s: Sample) -> str | None:
+    """The task repeats the generation prompt's instructions or points at its context."""
+    w = _words(s.instruction)
+    runs = _prompt_runs()
+    for i in range(len(w) - LEAK_RUN + 1):
+        if tuple(w[i : i + LEAK_RUN]) in runs:
+            return f"the task repeats the generation prompt: {' '.join(w[i : i + LEAK_RUN])!r}"
+    m = _PROMPT_CONTEXT.search(s.instruction)
+    if m:
+        return f"the task points at the generation prompt's context: {m.group(0)!r}"
+    return None
+
+
+# --------------------------------------------------------------------------- no task
+
+_SELF_REFERENCE = re.compile(
+    r"\b(?:your|my|the|this|current|that) (?:current |own )?(?:task|request|prompt|assignment)"
+    r" (?:is|was|has been|has|will be|are)\b"
+    r"|\bthis is an? (?:\w+ )?(?:task|request|prompt|question)\b"
+    r"|\b(?:task|request) (?:is|was) (?:already )?(?:complete|completed|done|finished)\b",
+    re.I,
+)
+
+
+def task_about_itself(s: Sample) -> str | None:
+    """The 'task' is a statement about a task ("Your current task is already complete.")."""
+    m = _SELF_REFERENCE.search(s.instruction)
+    return f"the task talks about itself: {m.group(0)!r}" if m else None
+
+
+# --------------------------------------------------------------------------- deflection
+
+_ASKS_FOR_INPUT = re.compile(
+    r"\b(?:please|kindly) (?:provide|share|give|specify|clarify|tell me|send|paste)\b"
+    r"|\b(?:could|can|would) you (?:please )?(?:provide|share|give me|specify|clarify|tell me"
+    r" (?:more|which|what)|send|paste)\b"
+    r"|\bwhat (?:would|do) you (?:like|want|need)\b"
+    r"|\blet me know (?:what|which|the)\b"
+    r"|\bi (?:need|would need|require) (?:more|additional|some) (?:information|details|context)\b"
+    r"|\bwhat(?:'s| is) the (?:situation|context|topic|question)\?",
+    re.I,
+)
+DEFLECTION_MAX_WORDS = 60  # a longer response that ends "let me know what else" answered
+# tasks whose answer is itself addressed to someone, so it may well ask them for things
+_WRITES_TO_SOMEONE = re.compile(
+    r"\b(?:e-?mail|letter|message|note|memo|reply|text|dialogue|conversation|script|"
+    r"question|questions|ask|asking|request|invitation|interview)\b",
+    re.I,
+)
+
+
+def deflection(s: Sample) -> str | None:
+    """The response asks for input it does not need instead of doing the task."""
+    if len(s.words) > DEFLECTION_MAX_WORDS or s.blocks:
+        return None
+    if _WRITES_TO_SOMEONE.search(s.instruction):
+        return None  # "Write an email asking for the report": asking is the answer
+    m = _ASKS_FOR_INPUT.search(s.text)
+    return f"asks for input instead of answering: {m.group(0)!r}" if m else None
+
+
+# --------------------------------------------------------------------------- restates
+
+_FUNCTION = set(
+    "a an the is are was were be been being am do does did of to in on at by for with from as"
+    " and or but not no yes it its this that these those there here than then so such what"
+    " which who whom whose when where why how i you your yours we our he she they them his her"
+    " their me my mine us can could will would shall should may might must has have had very"
+    " also just only about into out up down over under again all any each some more most one"
+    " same other".split()
+)
+
+
+def _stem(w: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if len(w) > len(suffix) + 2 and w.endswith(suffix):
+            return w[: -len(suffix)]
+    return w
+
+
+def _content(text: str) -> set[str]:
+    return {_stem(w) for w in _words(text) if w not in _FUNCTION}
+
+
+RESTATE_MIN_WORDS = 3  # content words: a shorter answer may be a pick ("Uma") or a label
+
+
+def restates_task(s: Sample) -> str | None:
+    """The response is a sentence that brings no word the task did not have ("The chemical
+    formula for glucose is glucose."): nothing was answered. Not for tasks with an input
+    (rewriting or extracting from it uses only its words), picks and labels (a few words),
+    or structured answers (JSON, lists, code), which legitimately reuse the task's words."""
+    if s.input_text.strip() or s.blocks or not s.has_content:
+        return None
+    if re.match(r"\s*[\[{]", s.text) or re.search(r"^\s*(?:[-*\u2022]|\d+[.)])\s", s.text, re.M):
+        return None
+    said = _content(s.text)
+    if len(said) >= RESTATE_MIN_WORDS and not said - _content(s.instruction):
+        return "the response only restates the task"
+    return None
+
+
+CHECKS = {
+    "prompt_leak": prompt_leak,
+    "task_about_itself": task_about_itself,
+    "deflection": deflection,
+    "restates_task": restates_task,
+}
+DESCRIPTIONS = {
+    "prompt_leak": "the task repeats gra's generation prompt or points at its examples/keywords",
+    "task_about_itself": "the task is a statement about a task, not a task",
+    "deflection": "the response asks for input it does not need instead of answering",
+    "restates_task": "the response adds no word the task did not already have",
+}
