@@ -29,7 +29,6 @@ from gra.executor import Caller, ModelPool  # noqa: E402
 from gra.formats import write_jsonl_atomic  # noqa: E402
 from gra.pipeline import Synth  # noqa: E402
 from gra.seeds import load_seeds  # noqa: E402
-from gra.steps import generate  # noqa: E402
 from gra.store import Store  # noqa: E402
 
 
@@ -69,7 +68,9 @@ def main() -> None:
             "instruction": c.instruction,
             "response": c.response,
             "finish_reason": finish,
-            "prompts": [generate.INSTRUCTION_PROMPT.id, generate.RESPONSE_PROMPT.id],
+            "mode": cfg.generation.mode,
+            "responder": c.calls["response"].model if "response" in c.calls else "",
+            "prompts": [c.calls[k].prompt for k in ("instruction", "response") if k in c.calls],
             "failed": c.reason if c.state == "failed" else "",
         }
 

@@ -55,6 +55,7 @@ def table(name: str, rows: list[dict]) -> None:
     print("| check | good dropped | bad caught | " + " | ".join(kinds) + " |")
     print("|---|---:|---:|" + "---:|" * len(kinds))
     for c in checks:
+
         def hit(f: dict, c: str = c) -> bool:
             return bool(f) if c == "(any)" else c in f
 
@@ -62,8 +63,8 @@ def table(name: str, rows: list[dict]) -> None:
         bad = sum(1 for r, f in flagged if r["label"] == "bad" and hit(f))
         per = [sum(1 for r, f in flagged if r["kind"] == k and hit(f)) for k in kinds]
         n_bad = len(rows) - total["good"]
-        print(f"| {c} | {good}/{total['good']} | {bad}/{n_bad} | "
-              + " | ".join(f"{p}/{total[k]}" for p, k in zip(per, kinds, strict=True)) + " |")  # fmt: skip
+        cells = " | ".join(f"{p}/{total[k]}" for p, k in zip(per, kinds, strict=True))
+        print(f"| {c} | {good}/{total['good']} | {bad}/{n_bad} | {cells} |")
 
 
 def main() -> None:

@@ -63,6 +63,38 @@ def test_reaches_target_with_full_provenance(tmp_path):
     assert len(c.seed_ids) == 3 and all(s.startswith(f"s:{c.domain}") for s in c.seed_ids)
 
 
+def test_evolve_mode_rewrites_one_seed_and_the_strongest_model_answers(tmp_path):
+    loader = FakeLoader(score=lambda r: 9)
+    synth, store, _ = make(
+        tmp_path, loader, {"generation": {"mode": "evolve", "responder": "auto"}}
+    )
+    assert run(synth, target=3).startswith("target reached")
+    seeds = {s.id: s for s in SEEDS}
+    written = [c for c in store.candidates() if c.instruction]
+    assert len(written) >= 3
+    for c in written:
+        (seed_id,) = c.seed_ids  # one seed, shown whole in the prompt, with one change
+        call = c.calls["instruction"]
+        assert call.prompt == "evolve@1" and call.model == c.generator
+        (request,) = store.db.execute("SELECT request FROM calls WHERE key=?", (call.key,))
+        prompt = json.loads(request[0])["messages"][-1]["content"]
+        assert f"Task: {seeds[seed_id].instruction}" in prompt and "by changing " in prompt
+        assert c.calls["response"].model == "qwen2.5-coder-0.5b"  # auto: the first model
+    # the seeds are not tagged: evolve shows no keywords (only samples are tagged)
+    tagged = [
+        json.loads(r[0]) for r in store.db.execute("SELECT request FROM calls WHERE role='tag'")
+    ]
+    assert tagged and not any(
+        s.instruction in m["content"] for t in tagged for m in t["messages"] for s in SEEDS
+    )
+
+    self_answers, store2, _ = make(
+        tmp_path / "self", FakeLoader(), {"generation": {"responder": "self"}}
+    )
+    run(self_answers, target=2)
+    assert all(c.calls["response"].model == c.generator for c in store2.candidates() if c.response)
+
+
 def test_one_instance_per_model_shared_by_all_roles(tmp_path):
     loader = FakeLoader(score=lambda r: 9)
     synth, _, _ = make(tmp_path, loader)

@@ -1,14 +1,16 @@
-"""The labeled set of real generator outputs: raw pool + hand labels -> real_outputs.jsonl.
+"""The labeled sets of real generator outputs: raw pools + hand labels -> real_outputs*.jsonl.
 
     .venv/bin/python benchmarks/data/real_outputs.py           # merge, check, write the set
     .venv/bin/python benchmarks/data/real_outputs.py --stats   # good rate by generator, ...
     .venv/bin/python benchmarks/data/real_outputs.py --check   # exit 1 if the set is stale
 
-``raw_pool.jsonl`` is what ``benchmarks/raw_candidates.py`` wrote (the embedded
-generators, no check or review); ``labels/*.jsonl`` are the hand labels, one line per
-candidate: ``{"id", "label": good|bad, "kind", "reason"}``. Every candidate gets a split:
-``test`` (about 30%, by a hash of its id, so it never moves) is kept aside and only
-scored at the end; ``dev`` is for every decision. Standard library only.
+Each pool in ``POOLS`` is what ``benchmarks/raw_candidates.py`` wrote (the embedded
+generators, no check or review): ``raw_pool.jsonl`` with the paper's generation,
+``raw_pool_evolve.jsonl`` with ``generation.mode: evolve``; ``labels/POOL.*.jsonl`` are
+its hand labels, one line per candidate: ``{"id", "label": good|bad, "kind", "reason"}``.
+Every candidate gets a split: ``test`` (about 30%, by a hash of its id, so it never
+moves) is kept aside and only scored at the end; ``dev`` is for every decision. Standard
+library only.
 """
 
 from __future__ import annotations
@@ -107,24 +109,34 @@ def stats(rows: list[dict]) -> None:
     print(f"\nsplits: dev {splits['dev']}, test {splits['test']}")
 
 
+POOLS = {"raw_pool": "real_outputs.jsonl", "raw_pool_evolve": "real_outputs_evolve.jsonl"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--stats", action="store_true")
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
-    pool = load(HERE / "raw_pool.jsonl")
-    labels = [lab for p in sorted((HERE / "labels").glob("*.jsonl")) for lab in load(p)]
-    rows = merge(pool, labels)
-    if args.stats:
-        stats(rows)
-        return
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    out = HERE / "real_outputs.jsonl"
-    if args.check:
-        current = out.read_text(encoding="utf-8") if out.exists() else ""
-        sys.exit(0 if current == text else f"{out} is out of date: run {Path(__file__).name}")
-    out.write_text(text, encoding="utf-8")
-    print(f"wrote {len(rows)} labeled candidates to {HERE / 'real_outputs.jsonl'}")
+    for pool_name, out_name in POOLS.items():
+        pool = load(HERE / f"{pool_name}.jsonl")
+        labels = [
+            lab for p in sorted((HERE / "labels").glob(f"{pool_name}.*.jsonl")) for lab in load(p)
+        ]
+        rows = merge(pool, labels)
+        out = HERE / out_name
+        if args.stats:
+            print(f"## {out_name} ({pool_name}.jsonl)\n")
+            stats(rows)
+            print()
+            continue
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        if args.check:
+            current = out.read_text(encoding="utf-8") if out.exists() else ""
+            if current != text:
+                sys.exit(f"{out} is out of date: run {Path(__file__).name}")
+            continue
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {len(rows)} labeled candidates to {out}")
 
 
 if __name__ == "__main__":

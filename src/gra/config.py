@@ -70,6 +70,14 @@ class TaggingSettings:
 @dataclass
 class GenerationSettings:
     models: list[str] = field(default_factory=lambda: ["qwen2.5-coder-0.5b", "smollm2-135m"])
+    # paper: invent a new task from k seeds and their keywords/summaries, as in the GRA
+    # paper | evolve: rewrite ONE same-domain seed by a named change (numbers, subject, a
+    # requirement, the question asked). Measured on the embedded council, evolve did not
+    # raise the raw good rate (benchmarks/data/README.md), so paper stays the default
+    mode: str = "paper"
+    # who answers the new instruction: self (the model that wrote it, as in the paper) |
+    # auto (the first of generation.models: list the strongest first) | a model name
+    responder: str = "self"
     pick: str = "random"  # random | round_robin (per candidate)
     domains: str = "round_robin"  # round_robin | random (per candidate)
     examples: int = 3  # k same-domain seeds shown to the generator
@@ -166,7 +174,16 @@ class Config:
         """Every model some role uses, in first-use order."""
         names = [self.tagging.model, *self.generation.models, *self.review.models]
         names += self.adjudication.models
+        if self.generation.responder not in ("auto", "self"):
+            names.append(self.generation.responder)
         return list(dict.fromkeys(names))
+
+    def responder(self, generator: str) -> str:
+        """The model that answers an instruction written by ``generator``."""
+        r = self.generation.responder
+        if r == "self":
+            return generator
+        return self.generation.models[0] if r == "auto" else r
 
     def candidates_in_flight(self) -> int:
         if self.executor.concurrency:
@@ -205,6 +222,7 @@ MAY_BE_EMPTY = {"checks.disabled", "review.stages"}
 
 CHOICES = {
     "generation.pick": ("random", "round_robin"),
+    "generation.mode": ("evolve", "paper"),
     "generation.domains": ("random", "round_robin"),
     "dedup.field": ("instruction", "instruction+response"),
     "backend": ("embedded", "openai"),

@@ -127,28 +127,40 @@ class Synth:
         return c, examples, rng
 
     async def _generate(self, c: Candidate, examples: list[Seed]) -> tuple[Candidate, str]:
-        """Tag the example seeds, write the instruction, then its response."""
+        """Write the instruction (``evolve``: from the first example seed; ``paper``: from
+        all of them, tagged first), then its response by ``cfg.responder``."""
         cfg, g, idx, domain, generator = self.cfg, self.cfg.generation, c.idx, c.domain, c.generator
-        t0 = time.perf_counter()
-        for s, (kw, summary) in zip(
-            examples,
-            await asyncio.gather(*(self.tags(f"seed:{s.id}", s.to_dict()) for s in examples)),
-            strict=True,
-        ):
-            s.keywords, s.summary = kw, summary
-        c.timings["tag_s"] = round(time.perf_counter() - t0, 3)
-
-        t0 = time.perf_counter()
-        req = generate.build_instruction(
-            domain,
-            examples,
-            max_tokens=g.instruction_max_tokens,
-            temperature=g.temperature,
-            seed=derive_seed(cfg.seed, idx, "instruction"),
-        )
-        reply, c.calls["instruction"] = await self.call(
-            generator, "generate", generate.INSTRUCTION_PROMPT.id, req
-        )
+        if g.mode == "evolve":
+            c.seed_ids = c.seed_ids[:1]
+            change_rng = random.Random(derive_seed(cfg.seed, idx, "change"))
+            prompt = generate.EVOLVE_PROMPT
+            t0 = time.perf_counter()
+            req = generate.build_evolved(
+                examples[0].instruction,
+                change_rng.choice(generate.CHANGES),
+                max_tokens=g.instruction_max_tokens,
+                temperature=g.temperature,
+                seed=derive_seed(cfg.seed, idx, "instruction"),
+            )
+        else:
+            t0 = time.perf_counter()
+            for s, (kw, summary) in zip(
+                examples,
+                await asyncio.gather(*(self.tags(f"seed:{s.id}", s.to_dict()) for s in examples)),
+                strict=True,
+            ):
+                s.keywords, s.summary = kw, summary
+            c.timings["tag_s"] = round(time.perf_counter() - t0, 3)
+            prompt = generate.INSTRUCTION_PROMPT
+            t0 = time.perf_counter()
+            req = generate.build_instruction(
+                domain,
+                examples,
+                max_tokens=g.instruction_max_tokens,
+                temperature=g.temperature,
+                seed=derive_seed(cfg.seed, idx, "instruction"),
+            )
+        reply, c.calls["instruction"] = await self.call(generator, "generate", prompt.id, req)
         try:
             c.instruction = generate.parse_instruction(reply.text)
         except ParseError as e:
@@ -161,7 +173,7 @@ class Synth:
             seed=derive_seed(cfg.seed, idx, "response"),
         )
         reply, c.calls["response"] = await self.call(
-            generator, "generate", generate.RESPONSE_PROMPT.id, req
+            cfg.responder(generator), "generate", generate.RESPONSE_PROMPT.id, req
         )
         c.response = reply.text.strip()
         c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
