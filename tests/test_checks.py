@@ -921,7 +921,7 @@ TASK_BAD = [
     ("Summarize the examples above in two lines.", "They are about cooking.", "prompt_leak"),
     ("Your current task is already complete.", "Great, thanks for letting me know.",
      "task_about_itself"),
-    ("This is a new question about history.", "History is the study of the past.",
+    ("This is a new request about history.", "History is the study of the past.",
      "task_about_itself"),
     ("Explain how vaccines train the immune system.",
      "Sure! Could you please provide more details about what you need?", "deflection"),
@@ -940,6 +940,8 @@ TASK_GOOD = [
     ("List the primary colors of light.", "- red\n- green\n- blue"),
     ("Write an example sentence that uses the word 'keyword'.",
      "Type a keyword into the search box to find the article."),
+    ("Your task is to sort these numbers in ascending order: 5, 2, 9.", "2, 5, 9"),
+    ("The task is to name the largest planet in the solar system.", "Jupiter."),
 ]  # fmt: skip
 
 

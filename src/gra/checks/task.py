@@ -68,11 +68,12 @@ def prompt_leak(s: Sample) -> str | None:
 
 # --------------------------------------------------------------------------- no task
 
+# a status report on a task, or a label on one -- not "Your task is to write ..."
 _SELF_REFERENCE = re.compile(
-    r"\b(?:your|my|the|this|current|that) (?:current |own )?(?:task|request|prompt|assignment)"
-    r" (?:is|was|has been|has|will be|are)\b"
-    r"|\bthis is an? (?:\w+ )?(?:task|request|prompt|question)\b"
-    r"|\b(?:task|request) (?:is|was) (?:already )?(?:complete|completed|done|finished)\b",
+    r"\b(?:task|request|prompt|assignment)s? (?:is|are|was|were|has been|have been) "
+    r"(?:already |now )?(?:complete|completed|done|finished|over|accomplished|answered)\b"
+    r"|\bthis is an? (?:new |next |different |sample |simple |short )?(?:task|request|prompt)\b"
+    r"|\b(?:can't|cannot|can not|won't) (?:be )?answer(?:ed)?\b",
     re.I,
 )
 
@@ -134,7 +135,9 @@ def _stem(w: str) -> str:
 
 
 def _content(text: str) -> set[str]:
-    return {_stem(w) for w in _words(text) if w not in _FUNCTION}
+    """Content words (stemmed): a new number alone is an answer, so numbers never count
+    as restated -- and a reordering of the task's numbers is not caught here."""
+    return {_stem(w) for w in _words(text) if w not in _FUNCTION and w.isalpha()}
 
 
 RESTATE_MIN_WORDS = 3  # content words: a shorter answer may be a pick ("Uma") or a label
@@ -150,6 +153,10 @@ def restates_task(s: Sample) -> str | None:
     if re.match(r"\s*[\[{]", s.text) or re.search(r"^\s*(?:[-*\u2022]|\d+[.)])\s", s.text, re.M):
         return None
     said = _content(s.text)
+    if re.search(r"\d", s.text) and not set(re.findall(r"\d+", s.text)) <= set(
+        re.findall(r"\d+", s.instruction)
+    ):
+        return None  # a number the task did not have: something was worked out
     if len(said) >= RESTATE_MIN_WORDS and not said - _content(s.instruction):
         return "the response only restates the task"
     return None
