@@ -109,7 +109,11 @@ def stats(rows: list[dict]) -> None:
     print(f"\nsplits: dev {splits['dev']}, test {splits['test']}")
 
 
-POOLS = {"raw_pool": "real_outputs.jsonl", "raw_pool_evolve": "real_outputs_evolve.jsonl"}
+POOLS = {
+    "raw_pool": "real_outputs.jsonl",
+    "raw_pool_evolve": "real_outputs_evolve.jsonl",
+    "raw_pool_qwen": "real_outputs_qwen.jsonl",
+}
 
 
 def main() -> None:
