@@ -1,11 +1,12 @@
-"""The checks for what small generators write, measured on both labeled sets.
+"""The checks for what small generators write, measured on the labeled sets.
 
     .venv/bin/python benchmarks/task_checks.py [--split dev|test|all] [--show CHECK]
 
-For each check of ``gra.checks.task`` (and all the cheap checks together, for context):
-how many good pairs it drops and how many bad ones it catches, per failure kind, on the
-real-output set (``benchmarks/data/real_outputs.jsonl``, the ``--split`` asked for) and on
-the review dev set (``review_dev.jsonl``, all rows). The checks see only instruction,
+For each check of ``gra.checks.task`` and ``gra.checks.arithmetic`` (and the other cheap
+checks together, for context): how many good pairs it drops and how many bad ones it
+catches, per failure kind, on the real-output sets (``benchmarks/data/real_outputs*.jsonl``,
+the ``--split`` asked for) and on the review dev set (``review_dev.jsonl``, all rows).
+The checks see only instruction,
 input, response and finish_reason; labels and kinds are read here only. ``--show CHECK``
 lists what CHECK flags, with the label, so each catch and each false alarm can be read.
 """
@@ -23,8 +24,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from gra.checks import CHECKS as ALL_CHECKS  # noqa: E402
 from gra.checks import run_checks  # noqa: E402
+from gra.checks.arithmetic import CHECKS as ARITHMETIC  # noqa: E402
 from gra.checks.base import CheckSettings, Sample  # noqa: E402
-from gra.checks.task import CHECKS  # noqa: E402
+from gra.checks.task import CHECKS as TASK  # noqa: E402
+
+CHECKS = {**TASK, **ARITHMETIC}
 
 DATA = ROOT / "benchmarks" / "data"
 OTHERS = [n for n in ALL_CHECKS if n not in CHECKS]  # the cheap checks before these
@@ -74,6 +78,12 @@ def main() -> None:
     args = ap.parse_args()
     sets = {
         f"real outputs ({args.split})": rows_of(DATA / "real_outputs.jsonl", args.split),
+        f"real outputs, evolve pool ({args.split})": rows_of(
+            DATA / "real_outputs_evolve.jsonl", args.split
+        ),
+        f"real outputs, Qwen-only pool ({args.split})": rows_of(
+            DATA / "real_outputs_qwen.jsonl", args.split
+        ),
         "review dev set": rows_of(DATA / "review_dev.jsonl", "all"),
     }
     if args.show:

@@ -959,3 +959,29 @@ def test_task_checks_can_be_turned_off_by_name():
     i, r, check = TASK_BAD[0]
     off = CheckSettings(disabled=frozenset({check}))
     assert check not in {x.name for x in run_checks(i, "", r, settings=off)}
+
+
+ARITHMETIC_BAD = [
+    "The price rose by 92 - 80 = 22 dollars.",
+    "Each side is \\( 17.5 \\times 0.18 = 3.43 \\) cm.",
+    "Total: 120 + 135 + 150 = 395 pages.",
+    "So 6 x 7 = 48.",
+]
+ARITHMETIC_GOOD = [
+    "The price rose by 92 - 80 = 12 dollars, so 12 / 80 = 0.15, a 15% increase.",
+    "Area = 3.14 * 5 * 5 = 78.5 square cm.",  # rounded pi: within 1%
+    "126 / 84 = 1 remainder 42, then 84 / 42 = 2 remainder 0, so the GCD is 42.",
+    "Solve 2x + 3 = 11: subtract 3, so 2x = 8 and x = 4.",
+    "1 + 1 = 2 + 0 = 2",
+    "Use 1,000 * 1.05 = 1,050 after one year.",
+]
+
+
+@pytest.mark.parametrize("response", ARITHMETIC_BAD)
+def test_arithmetic_catches_equations_that_do_not_add_up(response):
+    assert "arithmetic" in names("Work it out.", response)
+
+
+@pytest.mark.parametrize("response", ARITHMETIC_GOOD)
+def test_arithmetic_passes_right_rounded_and_non_numeric_equations(response):
+    assert "arithmetic" not in names("Work it out.", response)

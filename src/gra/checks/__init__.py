@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from .arithmetic import CHECKS as ARITHMETIC_CHECKS
+from .arithmetic import DESCRIPTIONS as ARITHMETIC_DESCRIPTIONS
 from .base import CheckResult, CheckSettings, Sample
 from .constraints import FORMAT_CHECKS, Constraint, parse_constraints
 from .task import CHECKS as TASK_CHECKS
@@ -56,6 +58,7 @@ CHECKS: dict[str, Check] = {
     "response_repeats_instruction": response_repeats_instruction,
     "code_syntax": code_syntax,
     **TASK_CHECKS,  # what small generators write: benchmarks/task_checks.py
+    **ARITHMETIC_CHECKS,
     **FORMAT_CHECKS,
 }
 
@@ -73,6 +76,7 @@ DESCRIPTIONS: dict[str, str] = {
     "response_repeats_instruction": "the response only repeats the instruction",
     "code_syntax": "a Python code block that does not parse",
     **TASK_DESCRIPTIONS,
+    **ARITHMETIC_DESCRIPTIONS,
     "format:only_number": "asked for only a number, got more",
     "format:one_word": "asked for one word, got more",
     "format:only_answer": "asked for only the fraction / regex / name / formula / title, got "
