@@ -1,6 +1,7 @@
 """An alternative judge, measured: p("Yes") of one yes/no question instead of a JSON review.
 
     .venv/bin/python benchmarks/review_yes_no.py [--model qwen2.5-coder-0.5b] [--data ...]
+        [--out SCORES.jsonl]
 
 Asks the embedded model, for every pair of the labeled dev set, "Is the response a
 correct, complete and appropriate answer to this task? Answer Yes or No." and scores the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import sys
 import time
@@ -50,6 +52,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="qwen2.5-coder-0.5b")
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--out", type=Path, help="also write each pair's id, label, kind, p(Yes)")
     args = ap.parse_args()
     samples, rows = load(args.data, None)
     backend = BatchedLlamaBackend(
@@ -74,6 +77,14 @@ def main() -> int:
     finally:
         backend.close()
     scores = [p_yes(r.extra) for r in replies]
+    if args.out:
+        args.out.write_text(
+            "".join(
+                json.dumps({"id": r["id"], "label": r["label"], "kind": r["kind"], "p_yes": p})
+                + "\n"
+                for p, r in zip(scores, rows, strict=True)
+            )
+        )
     good = [p for p, r in zip(scores, rows, strict=True) if r["label"] == "good"]
     bad = [p for p, r in zip(scores, rows, strict=True) if r["label"] != "good"]
     print(f"{args.model}: {len(rows)} pairs in {time.perf_counter() - t0:.0f} s")
