@@ -134,7 +134,6 @@ class Synth:
             c.seed_ids = c.seed_ids[:1]
             change_rng = random.Random(derive_seed(cfg.seed, idx, "change"))
             prompt = generate.EVOLVE_PROMPT
-            t0 = time.perf_counter()
             req = generate.build_evolved(
                 examples[0].instruction,
                 change_rng.choice(generate.CHANGES),
@@ -152,7 +151,6 @@ class Synth:
                 s.keywords, s.summary = kw, summary
             c.timings["tag_s"] = round(time.perf_counter() - t0, 3)
             prompt = generate.INSTRUCTION_PROMPT
-            t0 = time.perf_counter()
             req = generate.build_instruction(
                 domain,
                 examples,
@@ -160,6 +158,7 @@ class Synth:
                 temperature=g.temperature,
                 seed=derive_seed(cfg.seed, idx, "instruction"),
             )
+        t0 = time.perf_counter()
         reply, c.calls["instruction"] = await self.call(generator, "generate", prompt.id, req)
         try:
             c.instruction = generate.parse_instruction(reply.text)

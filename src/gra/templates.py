@@ -61,7 +61,11 @@ def parse(name: str, text: str) -> Prompt:
     return Prompt(name, int(meta["version"]), meta.get("description", ""), sections)
 
 
+def source(name: str) -> str:
+    """The text of template file ``name`` as shipped (header and sections)."""
+    return resources.files("gra").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
+
+
 @cache
 def load(name: str) -> Prompt:
-    text = resources.files("gra").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
-    return parse(name, text)
+    return parse(name, source(name))

@@ -31,12 +31,11 @@ LEAK_RUN = 4  # words in a row shared with a generation prompt's own instruction
 def _prompt_runs() -> frozenset[tuple[str, ...]]:
     """Word runs of the generation prompts' instructions: their text without template
     expressions and without the worked examples (a real task may well look like those)."""
-    from importlib import resources
+    from ..templates import source
 
     runs: set[tuple[str, ...]] = set()
     for name in ("generate", "evolve"):
-        text = resources.files("gra").joinpath("prompts", f"{name}.txt").read_text("utf-8")
-        for line in text.split("=== ", 1)[1].splitlines():  # the sections, not the header
+        for line in source(name).split("=== ", 1)[1].splitlines():  # the sections, not the header
             if re.match(r"\s*(?:New task|Task|Example \{\{|system|user)\b", line):
                 continue  # worked examples, the seed's own text, section markers
             line = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", line)
