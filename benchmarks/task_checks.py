@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/task_checks.py [--split dev|test|all] [--show CHECK]
 
-For each check of ``gra.checks.task`` and ``gra.checks.arithmetic`` (and the other cheap
-checks together, for context): how many good pairs it drops and how many bad ones it
-catches, per failure kind, on the real-output sets (``benchmarks/data/real_outputs*.jsonl``,
-the ``--split`` asked for) and on the review dev set (``review_dev.jsonl``, all rows).
-The checks see only instruction,
-input, response and finish_reason; labels and kinds are read here only. ``--show CHECK``
-lists what CHECK flags, with the label, so each catch and each false alarm can be read.
+For each check of ``gra.checks.task``, ``gra.checks.arithmetic`` and
+``gra.checks.code_run`` (and the other cheap checks together, for context): how many
+good pairs it drops and how many bad ones it catches, per failure kind, on the
+real-output sets (``benchmarks/data/real_outputs*.jsonl``, the ``--split`` asked for)
+and on the review dev set (``review_dev.jsonl``, all rows). The checks see only
+instruction, input, response and finish_reason; labels and kinds are read here only.
+``--show CHECK`` lists what CHECK flags, with the label, so each catch and each false
+alarm can be read.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from gra.checks import CHECKS as ALL_CHECKS  # noqa: E402
 from gra.checks import run_checks  # noqa: E402
 from gra.checks.arithmetic import CHECKS as ARITHMETIC  # noqa: E402
 from gra.checks.base import CheckSettings, Sample  # noqa: E402
+from gra.checks.code_run import CHECKS as CODE_RUN  # noqa: E402
 from gra.checks.task import CHECKS as TASK  # noqa: E402
 
-CHECKS = {**TASK, **ARITHMETIC}
+CHECKS = {**TASK, **ARITHMETIC, **CODE_RUN}
 
 DATA = ROOT / "benchmarks" / "data"
 OTHERS = [n for n in ALL_CHECKS if n not in CHECKS]  # the cheap checks before these

@@ -112,7 +112,7 @@ SHORT_OK = [
     ("What is the capital of Kenya?", "Nairobi"),
     ("Which is heavier, a kilogram of feathers or a kilogram of iron?", "Neither."),
     ("Translate 'thank you' into Japanese.", "ありがとう"),
-    ("Describe the mood of this poem in one word.", "Melancholy"),
+    ("Describe the mood of Poe's poem The Raven in one word.", "Melancholy"),
     ("How do I get the length of a list in Python?", "`len(my_list)`"),
     ("What does JavaScript print for typeof null?", "object"),
     ("Classify the sentiment of: 'I loved it!'", "Positive"),
@@ -928,6 +928,13 @@ TASK_BAD = [
     ("Give three tips for saving money.", "What would you like to know exactly?", "deflection"),
     ("What is the chemical formula for table salt?", "The chemical formula for table salt "
      "is table salt.", "restates_task"),
+    ("TIP: Start a garden with friends on a small budget.", "Gardening is a great hobby.",
+     "not_a_request"),
+    ("The museum was quiet when the storm began.", "It was a dark night.", "not_a_request"),
+    ("Rewrite this sentence to be more formal.", "The meeting is at noon.", "missing_input"),
+    ("Which of the following animals is a mammal?", "The dolphin.", "missing_input"),
+    ("Explain how a refrigerator keeps food cold.", "It uses cold air.", "too_short"),
+    ("Write a Python function that checks if a number is prime.", "Use a loop.", "too_short"),
 ]  # fmt: skip
 
 TASK_GOOD = [
@@ -942,6 +949,13 @@ TASK_GOOD = [
      "Type a keyword into the search box to find the article."),
     ("Your task is to sort these numbers in ascending order: 5, 2, 9.", "2, 5, 9"),
     ("The task is to name the largest planet in the solar system.", "Jupiter."),
+    ("How to calculate probability", "Divide the favourable outcomes by all possible "
+     "outcomes: a 3 on a die is 1/6."),
+    ("Balance this chemical equation: H2 + O2 -> H2O", "2H2 + O2 -> 2H2O"),
+    ("Rewrite this sentence to be more formal: 'gonna be late, sorry'",
+     "I apologise; I will be arriving late."),
+    ("Explain in one sentence why the sky is blue.", "Air scatters blue light most."),
+    ("I need a name for my bakery.", "Rise & Shine Bakery"),
 ]  # fmt: skip
 
 
@@ -985,3 +999,39 @@ def test_arithmetic_catches_equations_that_do_not_add_up(response):
 @pytest.mark.parametrize("response", ARITHMETIC_GOOD)
 def test_arithmetic_passes_right_rounded_and_non_numeric_equations(response):
     assert "arithmetic" not in names("Work it out.", response)
+
+
+CODE_GOOD = "```python\ndef add(a, b):\n    return a + b\n\nassert add(2, 3) == 5\n```"
+CODE_BAD = "```python\ndef add(a, b):\n    return a - b\n\nassert add(2, 3) == 5\n```"
+
+
+def test_code_runs_flags_code_whose_own_asserts_fail():
+    task = "Write a Python function that adds two numbers."
+    assert "code_runs" in names(task, CODE_BAD)
+    assert "code_runs" not in names(task, CODE_GOOD)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os\nos.remove('/etc/hostname')",  # refused by the sandbox: not judged
+        "import socket\nsocket.create_connection(('example.com', 80))",
+        "import not_a_real_package_xyz",
+        "name = input()",
+        "result = [w.upper() for w in words]",  # a snippet over the task's variables
+        "open('notes.txt', 'w').write('ok')\nassert open('notes.txt').read() == 'ok'",
+    ],
+)
+def test_code_runs_leaves_what_it_cannot_judge(code):
+    task = "Write Python code for this."
+    assert "code_runs" not in names(task, f"```python\n{code}\n```")
+
+
+def test_code_runs_sandbox_refuses_writes_outside_its_directory(tmp_path):
+    from gra.checks.code_run import run_python
+
+    target = tmp_path / "outside.txt"
+    outcome, detail = run_python(f"open({str(target)!r}, 'w').write('x')")
+    assert (outcome, detail) == ("unjudged", "SandboxRefused")
+    assert not target.exists()
+    assert run_python("assert 1 + 1 == 3") == ("error", "AssertionError")

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from .arithmetic import CHECKS as ARITHMETIC_CHECKS
 from .arithmetic import DESCRIPTIONS as ARITHMETIC_DESCRIPTIONS
 from .base import CheckResult, CheckSettings, Sample
+from .code_run import CHECKS as CODE_RUN_CHECKS
+from .code_run import DESCRIPTIONS as CODE_RUN_DESCRIPTIONS
 from .constraints import FORMAT_CHECKS, Constraint, parse_constraints
 from .task import CHECKS as TASK_CHECKS
 from .task import DESCRIPTIONS as TASK_DESCRIPTIONS
@@ -59,6 +61,7 @@ CHECKS: dict[str, Check] = {
     "code_syntax": code_syntax,
     **TASK_CHECKS,  # what small generators write: benchmarks/task_checks.py
     **ARITHMETIC_CHECKS,
+    **CODE_RUN_CHECKS,
     **FORMAT_CHECKS,
 }
 
@@ -77,6 +80,7 @@ DESCRIPTIONS: dict[str, str] = {
     "code_syntax": "a Python code block that does not parse",
     **TASK_DESCRIPTIONS,
     **ARITHMETIC_DESCRIPTIONS,
+    **CODE_RUN_DESCRIPTIONS,
     "format:only_number": "asked for only a number, got more",
     "format:one_word": "asked for one word, got more",
     "format:only_answer": "asked for only the fraction / regex / name / formula / title, got "

@@ -159,15 +159,150 @@ def restates_task(s: Sample) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- no request
+
+# verbs a task starts with (Self-Instruct's root verbs and their kin); a sentence that opens
+# with one of these, or any question, makes the instruction a request
+_TASK_VERBS = set(
+    "add analyze analyse answer apply arrange balance brainstorm clarify complete conjugate"
+    " cite critique elaborate expand group highlight justify map recall schedule shorten"
+    " sketch spell teach walk thank congratulate invite greet apologize apologise persuade"
+    " convince encourage introduce announce ask remind warn welcome return print output"
+    " produce craft pitch market sell recommend argue defend prioritize prioritise budget"
+    " schedule track measure buy cook bake clean store wash fold pack prepare fill sum"
+    " multiply divide subtract factor simplify expand round approximate graph plot draw"
+    " tell share offer propose invent name title caption tag rate grade score assess build"
+    " calculate categorize change check"
+    " choose classify combine compare compose compute condense construct continue convert"
+    " correct count create debug decide define demonstrate derive describe design detect"
+    " determine develop devise discuss draft draw edit estimate evaluate explain express"
+    " extract fill find fix format generate give guess help identify illustrate implement"
+    " improve include infer interpret invent label list make match modify name note optimize"
+    " order organize outline paraphrase pick plan predict prepare prove provide put rank"
+    " rate read recommend reformat refactor remove rephrase replace reply respond restate"
+    " reverse review revise rewrite say select show simplify solve sort specify split state"
+    " suggest summarize summarise tell test think transform translate turn use verify write"
+    " let imagine consider assume pretend please".split()
+)
+# a request that is not an imperative: "I need ...", "Can you ...", "Your task is to ..."
+_REQUEST = re.compile(
+    r"\?|^\W*(?:how|what|why|which|who|whom|whose|when|where|is|are|can|does|do|should)\b"
+    r"|\b(?:i(?:'d| would)? (?:like|want|need)|help me|can you|could you|would you"
+    r"|(?:the|your|my) (?:task|job|goal) is to|you (?:are|will be) (?:asked|given)"
+    r"|(?:you|we) (?:need|have)"
+    r" to|you must|you should)\b",
+    re.I,
+)
+
+
+def not_a_request(s: Sample) -> str | None:
+    """The 'task' asks nothing: no question, no sentence opening with an order ("Write",
+    "Explain", "List"), no "can you" / "I need" -- a statement, a tip, a fragment."""
+    text = s.instruction.strip()
+    if not text:
+        return None  # empty_response / empty handle blank text
+    if _REQUEST.search(text):
+        return None
+    for sent in re.split(r"(?<=[.!:;])\s+|\n+", text):
+        w = _words(sent)
+        unlabeled = _words(re.sub(r"^\W*\w+\s*:\s*", "", sent))  # "Task: Write" -> "write"
+        for words in (w, unlabeled):
+            if words and (
+                words[0] in _TASK_VERBS
+                or (
+                    len(words) > 1
+                    and words[0] in ("now", "then", "also")
+                    and words[1] in _TASK_VERBS
+                )
+            ):
+                return None
+    return "the instruction asks nothing: no question and no request"
+
+
+# --------------------------------------------------------------------------- missing input
+
+# the task points at material ("this sentence", "the following code", "the text below")
+_POINTS_AT = re.compile(
+    r"\b(?:this|these|the following|the given|the provided|the above|the attached|my|the"
+    r" previous)\s+(?:\w+\s+)?(?:sentences?|paragraphs?|text|passage|article|essay|story"
+    r"|poem|code|snippet|function|program|script|email|letter|message|list|table|data"
+    r"|dataset|numbers|facts|statements?|options|problem|puzzle|equation|document|work"
+    r"|draft|report|review|question|scenario|words?)\b"
+    r"|\b(?:text|passage|code|sentence|paragraph|list|table|data|article) (?:below|above)\b"
+    r"|\bwhich of the following\b",
+    re.I,
+)
+
+
+def missing_input(s: Sample) -> str | None:
+    """The task works on material it never gives: "Rewrite this sentence." with no sentence,
+    no input and nothing quoted or after a colon."""
+    if s.input_text.strip():
+        return None
+    m = _POINTS_AT.search(s.instruction)
+    if not m:
+        return None
+    rest = s.instruction[m.end() :]
+    given = s.instruction[: m.start()]
+    # the material may follow (after a colon, in quotes, a fence or a new line) or precede
+    if re.search(r"[:\n]\s*\S|[\"'`\u201c\[(]\S|\d", rest) or re.search(
+        r"[\"\u201c`]\S.*\S", given
+    ):
+        return None
+    if m.group(0).lower().startswith("my ") and len(_words(s.instruction)) > 12:
+        return None  # "my code" in a long task usually describes it ("my code sorts ...")
+    return f"the task refers to material it does not give: {m.group(0)!r}"
+
+
+# --------------------------------------------------------------------------- too short
+
+# tasks that need more than a line: explain/describe/compare, a written piece, code, steps
+_ASKS_FOR_LENGTH = re.compile(
+    r"^\W*(?:explain|discuss|compare|analy[sz]e)\b"
+    r"|\b(?:write|compose|draft|create|implement|develop)\b.{0,40}?\b(?:essay|story"
+    r"|article|letter|blog|speech|function|program|script|class|guide|tutorial|report)\b"
+    r"|\b(?:step[- ]by[- ]step|steps to)\b",
+    re.I,
+)
+# a length or format limit the task sets makes a short answer right
+_LIMITS_LENGTH = re.compile(
+    r"\b(?:one|1|a single|two|2|three|3) (?:sentences?|words?|lines?)\b|\bin (?:a|one) "
+    r"(?:sentence|word|line|phrase)\b|\bbrief(?:ly)?\b|\bshort\b|\bconcise\b|\bonly\b"
+    r"|\bhaiku\b|\bat most\b|\bno more than\b|\bunder \d+\b|\bone-line\b|\btitle\b",
+    re.I,
+)
+TOO_SHORT_WORDS = 10  # fewer words than this for a task of the kinds above
+
+
+def too_short(s: Sample) -> str | None:
+    """The answer is far too short for what is asked: an explanation, a written piece, code
+    or steps answered in a line (and the task sets no length limit of its own)."""
+    if s.blocks or not _ASKS_FOR_LENGTH.search(s.instruction):
+        return None
+    if _LIMITS_LENGTH.search(s.instruction):
+        return None
+    n = len(s.words)
+    if 0 < n < TOO_SHORT_WORDS:
+        return f"{n} words for a task that asks for an explanation, a piece of writing or code"
+    return None
+
+
 CHECKS = {
     "prompt_leak": prompt_leak,
     "task_about_itself": task_about_itself,
     "deflection": deflection,
     "restates_task": restates_task,
+    "not_a_request": not_a_request,
+    "missing_input": missing_input,
+    "too_short": too_short,
 }
 DESCRIPTIONS = {
     "prompt_leak": "the task repeats gra's generation prompt or points at its examples/keywords",
     "task_about_itself": "the task is a statement about a task, not a task",
     "deflection": "the response asks for input it does not need instead of answering",
     "restates_task": "the response adds no word the task did not already have",
+    "not_a_request": "the instruction asks nothing: a statement, a tip or a fragment",
+    "missing_input": "the task works on material it never gives ('rewrite this sentence.')",
+    "too_short": "an explanation, a piece of writing, code or steps answered in under "
+    f"{TOO_SHORT_WORDS} words",
 }

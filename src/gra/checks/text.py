@@ -644,22 +644,30 @@ def _python_source(code: str) -> str | None:
     return code
 
 
-def code_syntax(s: Sample) -> str | None:
-    """A closed Python block (tagged python, or untagged in a Python task) that does not parse."""
+def python_blocks(s: Sample) -> list[str]:
+    """The source of each closed Python block (tagged python, or untagged in a Python task),
+    REPL sessions, notebooks and diffs left out."""
     py_task = _PY_TASK.search(s.instruction) and not _OTHER_LANG.search(
         s.instruction.replace("Python", "")
     )
+    out = []
     for b in s.blocks:
         if not b.closed or not ALNUM.search(b.code):
             continue
         if b.lang in ("python", "py", "python3") or (b.lang == "" and py_task):
             src = _python_source(b.code)
-            if src is None:
-                continue
-            try:
-                ast.parse(src)
-            except SyntaxError as e:
-                return f"python code block does not parse: {e.msg} (line {e.lineno})"
-            except (ValueError, RecursionError, MemoryError):
-                continue
+            if src is not None:
+                out.append(src)
+    return out
+
+
+def code_syntax(s: Sample) -> str | None:
+    """A closed Python block (tagged python, or untagged in a Python task) that does not parse."""
+    for src in python_blocks(s):
+        try:
+            ast.parse(src)
+        except SyntaxError as e:
+            return f"python code block does not parse: {e.msg} (line {e.lineno})"
+        except (ValueError, RecursionError, MemoryError):
+            continue
     return None
