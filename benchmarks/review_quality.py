@@ -1,7 +1,8 @@
 """How well each review configuration tells good pairs from bad, on the labeled dev set.
 
-    .venv/bin/python benchmarks/review_quality.py [--data benchmarks/data/review_dev.jsonl]
-        [--config COUNCIL.yaml] [--store PATH] [--sources N] [--margins 0.5 1] [--json OUT]
+    .venv/bin/python benchmarks/review_quality.py [--data benchmarks/data/review_dev.jsonl ...]
+        [--split dev|test|all] [--config COUNCIL.yaml] [--store PATH] [--sources N]
+        [--margins 0.5 1] [--only NAME ...] [--json OUT]
 
 Runs ``gra review``'s stages (gra.review_dataset, the embedded council by default) in
 these configurations, all over the same samples and one call store, so a call two
@@ -12,7 +13,15 @@ configurations share is made once:
 - text checks only (no mismatch check), for comparison;
 - one reviewer; council mean (2 reviewers; an open decision falls to the midpoint);
 - council + adjudicator; full (checks + mismatch + council + adjudicator);
-- full with adaptive review (``review.sure_margin`` = each of ``--margins``).
+- full with adaptive review (``review.sure_margin`` = each of ``--margins``);
+- the verdict comparison (docs/review.md, "The calibrated verdict"): the paper's rule
+  (rubric mean/std + adjudicator, no checks), the previous default (mean/std with the
+  checks from before issue 14), mean/std with the new checks, the new checks alone,
+  checks + an unfitted p(Yes) >= 0.5, and the new default (checks + the calibrated
+  verdict, ``aggregate.rule: calibrated``).
+
+``--data`` takes one or more labeled files (the review dev set, the real-output sets) and
+``--split`` keeps one split of the real-output sets (``test``: the held-out rows).
 
 For each it prints AUROC of ``score`` (good pairs above bad), precision and recall of
 ``accept`` (good = positive), the share of each corruption kind rejected, and review
@@ -78,8 +87,24 @@ def auroc(pos: list[float], neg: list[float]) -> float:
     return (r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
-def load(path: Path, sources: int | None) -> tuple[list[Sample], list[dict]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def load(
+    paths: Path | list[Path], sources: int | None, split: str = "all"
+) -> tuple[list[Sample], list[dict]]:
+    """Rows of one or more labeled files; ``split`` keeps rows of that ``split`` (rows
+    without one, such as the review dev set's, are kept). Ids are prefixed with the file's
+    stem when several files are read."""
+    paths = [paths] if isinstance(paths, Path) else list(paths)
+    rows = []
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if split != "all" and r.get("split", split) != split:
+                continue
+            if len(paths) > 1:
+                r["id"] = f"{path.stem}:{r['id']}"
+            rows.append(r)
     if sources:
         keep = list(dict.fromkeys(r["source_id"] for r in rows))[:sources]
         rows = [r for r in rows if r["source_id"] in keep]
@@ -144,18 +169,43 @@ def metrics(judged: list[Judged], rows: list[dict], seconds: float) -> dict:
     return out
 
 
+#: the checks added for what small generators write (issue 14); "previous default" runs
+#: without them
+NEW_CHECKS = [
+    "prompt_leak", "task_about_itself", "deflection", "restates_task", "not_a_request",
+    "missing_input", "too_short", "arithmetic", "code_runs",
+]  # fmt: skip
+MEAN_STD = {"rule": "mean_std"}
+ALL_STAGES = ["checks", "mismatch", "council", "adjudicator"]
+
+
 def configurations(margins: list[float]) -> list[tuple[str, dict]]:
-    full = {"stages": ["checks", "mismatch", "council", "adjudicator"]}
+    full = {"stages": ALL_STAGES, **MEAN_STD}
     out = [
         ("no review", {"stages": []}),
         ("cheap checks only", {"stages": ["checks", "mismatch"]}),
         ("text checks only (no mismatch)", {"stages": ["checks"]}),
-        ("one reviewer", {"stages": ["council"], "reviewers": 1}),
-        ("council mean", {"stages": ["council"]}),
-        ("council + adjudicator", {"stages": ["council", "adjudicator"]}),
+        ("one reviewer", {"stages": ["council"], "reviewers": 1, **MEAN_STD}),
+        ("council mean", {"stages": ["council"], **MEAN_STD}),
+        ("council + adjudicator", {"stages": ["council", "adjudicator"], **MEAN_STD}),
         ("full", full),
     ]
     out += [(f"full, adaptive (sure_margin {m:g})", {**full, "sure_margin": m}) for m in margins]
+    # the verdict comparison (docs/review.md, "The calibrated verdict")
+    out += [
+        ("paper's rule (rubric mean/std + adjudicator, no checks)",
+         {"stages": ["council", "adjudicator"], **MEAN_STD}),
+        ("previous default (mean/std, checks before issue 14)",
+         {**full, "sure_margin": 0.5, "disabled": NEW_CHECKS}),
+        ("mean/std + new checks", {**full, "sure_margin": 0.5}),
+        ("new checks only (no verdict)", {"stages": ["checks", "mismatch"]}),
+        ("checks + p(Yes) >= 0.5 (Qwen, unfitted)",
+         {"stages": ["checks", "mismatch", "council"], "rule": "calibrated",
+          "judges": ["qwen2.5-coder-0.5b"], "weights": {"yes:qwen2.5-coder-0.5b": 1.0},
+          "bias": 0.0, "accept_p": 0.5}),
+        ("new default (checks + calibrated verdict)",
+         {"stages": ["checks", "mismatch", "council"]}),
+    ]  # fmt: skip
     return out
 
 
@@ -165,7 +215,13 @@ def fmt(x: float, digits: int = 3) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--data", type=Path, nargs="+", default=[DATA])
+    ap.add_argument(
+        "--split",
+        choices=["dev", "test", "all"],
+        default="all",
+        help="rows of this split of a real-output set (default: all)",
+    )
     ap.add_argument("--config", type=Path, help="council config [default: gra's defaults]")
     ap.add_argument("--store", type=Path, default=cache_dir() / "review-quality.calls.sqlite")
     ap.add_argument("--sources", type=int, help="only the first N good pairs and their variants")
@@ -177,12 +233,13 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    samples, rows = load(args.data, args.sources)
+    samples, rows = load(args.data, args.sources, args.split)
     base = load_config(args.config)
     args.store.parent.mkdir(parents=True, exist_ok=True)
     n_good = sum(r["label"] == "good" for r in rows)
     print(
-        f"{len(rows)} samples ({n_good} good, {len(rows) - n_good} bad) from {args.data.name}; "
+        f"{len(rows)} samples ({n_good} good, {len(rows) - n_good} bad) from "
+        f"{', '.join(p.name for p in args.data)} ({args.split}); "
         f"reviewers {', '.join(base.review.models)}; call store {args.store}",
         file=sys.stderr,
     )
@@ -195,6 +252,10 @@ def main() -> int:
         cfg.review.stages = over["stages"]
         cfg.review.reviewers = over.get("reviewers", base.review.reviewers)
         cfg.review.sure_margin = over.get("sure_margin", -1.0)
+        cfg.checks.disabled = list(over.get("disabled", base.checks.disabled))
+        for key in ("rule", "judges", "weights", "bias", "accept_p"):
+            if key in over:
+                setattr(cfg.aggregate, key, over[key])
         t0 = time.perf_counter()
         judged = review_samples(
             samples,
@@ -212,10 +273,12 @@ def main() -> int:
                     f.write(json.dumps(line | {"decided_by": j.stage}) + "\n")
         print(f"{name}: done in {results[name]['seconds']} s" + " " * 30, file=sys.stderr)
 
-    kinds = [k for k in KINDS if any(k in m["rejected_by_kind"] for m in results.values())]
+    seen = {k for m in results.values() for k in m["rejected_by_kind"]}
+    kinds = [k for k in KINDS if k in seen] + sorted(seen - set(KINDS))
     print(
-        "| configuration | AUROC | AUROC (digits) | precision | recall | accepted | "
-        + " | ".join(SHORT[k] for k in kinds)
+        "| configuration | AUROC | AUROC (digits) | precision (good rate of accepted) | recall "
+        "| accepted | "
+        + " | ".join(SHORT.get(k, k) for k in kinds)
         + " | reviews/sample | tokens/sample |"
     )
     print("|---" * (8 + len(kinds)) + "|")
@@ -228,7 +291,7 @@ def main() -> int:
         )
     print(
         "\nkinds: share of each corruption kind rejected ("
-        + ", ".join(f"{SHORT[k]} = {k}" for k in kinds)
+        + ", ".join(f"{SHORT.get(k, k)} = {k}" for k in kinds)
         + ")."
     )
     if "council mean" in verdicts and "cheap checks only" in verdicts:

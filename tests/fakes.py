@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 
 from gra.backends.base import ChatRequest, ChatResponse
@@ -34,6 +35,21 @@ def scripted_reply(
     return f"An answer to: {user}"
 
 
+def judge_reply(score: float, logprobs: int) -> ChatResponse:
+    """A yes/no judge that agrees with the rubric score: p(Yes) = score / 10."""
+    p = min(max(score / 10, 0.01), 0.99)
+    word = "Yes" if p >= 0.5 else "No"
+    extra = {}
+    if logprobs:
+        top = [
+            {"token": "Yes", "logprob": math.log(p)},
+            {"token": "No", "logprob": math.log(1 - p)},
+        ]
+        extra = {"logprobs": {"content": [{"token": word, "logprob": 0.0, "top_logprobs": top}]}}
+    return ChatResponse(word, "stop", prompt_tokens=10, completion_tokens=1, latency_s=0.001,
+                        extra=extra)  # fmt: skip
+
+
 class FakeBackend:
     max_concurrency = 1
 
@@ -49,6 +65,8 @@ class FakeBackend:
         with self._lock:
             self.requests.append(req)
             n = len(self.requests)
+        if req.messages[-1][1].rstrip().endswith("Answer Yes or No."):
+            return judge_reply(self.score(req), req.logprobs)
         schema = json.loads(req.json_schema) if req.json_schema else None
         text = scripted_reply(
             req.messages[-1][1], schema, n, self.score(req), self.adjudicate, self.broken_reviews

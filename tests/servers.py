@@ -38,6 +38,7 @@ def server_council(port: int, in_flight: int = 4, **settings: object) -> dict:
         "generation": roles,
         "review": roles,
         "adjudication": roles,
+        "aggregate": {"rule": "mean_std"},  # reviewers and adjudicator, all on the server
         "executor": {"concurrency": in_flight},
     }
 

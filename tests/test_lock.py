@@ -20,7 +20,13 @@ from tests.runs import assert_user_error, gra_cmd, run_gra, synth_cmd
 from tests.servers import SEEDS, free_port, server_council, start_fake, stop
 
 SAMPLES = "".join(
-    json.dumps({"instruction": f"Explain idea {i}.", "response": f"Idea {i} is simple."}) + "\n"
+    json.dumps(
+        {
+            "instruction": f"Explain idea {i}.",
+            "response": f"Idea {i} is simple: one step at a time.",
+        }
+    )
+    + "\n"
     for i in range(6)
 )
 

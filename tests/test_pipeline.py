@@ -23,7 +23,10 @@ SEEDS = [
 
 
 # The machinery under test, not the measured defaults: fixed thresholds, every reviewer asked.
-BASE = {"aggregate": {"accept_mean": 7.0, "reject_mean": 5.0}, "review": {"sure_margin": -1.0}}
+BASE = {
+    "aggregate": {"rule": "mean_std", "accept_mean": 7.0, "reject_mean": 5.0},
+    "review": {"sure_margin": -1.0},
+}
 
 
 def make(tmp_path, loader, overrides=None, store=None):

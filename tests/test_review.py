@@ -80,7 +80,7 @@ def test_adjudicator_p_keep_from_the_decision_token():
     assert adjudicate.parse("m", text).p_keep is None
 
 
-THRESHOLDS = {"accept_mean": 7.0, "reject_mean": 5.0}  # explicit: the defaults are measured
+THRESHOLDS = {"rule": "mean_std", "accept_mean": 7.0, "reject_mean": 5.0}  # the rubric rule
 
 
 def test_settled_only_when_every_review_is_beyond_a_threshold_by_the_margin():
@@ -201,6 +201,7 @@ def test_review_command_with_the_embedded_model(tmp_path):
         "models:\n  smollm2-135m:\n    concurrency: 2\n"
         "review:\n  models: [smollm2-135m]\n  max_tokens: 120\n"
         "adjudication:\n  models: [smollm2-135m]\n  max_tokens: 80\n"
+        "aggregate:\n  rule: mean_std\n"
     )
     out = tmp_path / "v.jsonl"
     args = ("review", data, "--out", out, "--config", cfg, "--stages", "checks,council")

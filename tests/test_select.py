@@ -109,11 +109,11 @@ def test_read_score_finds_gra_fields():
 
 def test_judge_command_filters_ranks_and_writes_scores(tmp_path):
     rows = [
-        {"id": "a", "instruction": "qa", "response": "ra", "score": 8.0},
-        {"id": "b", "instruction": "qb", "response": "rb", "score": 5.0},
-        {"id": "c", "instruction": "qc", "response": "rc", "score": 9.5},
-        {"id": "d", "instruction": "qd", "response": "rd"},
-        {"id": "e", "instruction": "qe", "response": "re", "score": 7.0},
+        {"id": "a", "instruction": "What is qa?", "response": "ra", "score": 8.0},
+        {"id": "b", "instruction": "What is qb?", "response": "rb", "score": 5.0},
+        {"id": "c", "instruction": "What is qc?", "response": "rc", "score": 9.5},
+        {"id": "d", "instruction": "What is qd?", "response": "rd"},
+        {"id": "e", "instruction": "What is qe?", "response": "re", "score": 7.0},
     ]
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -138,7 +138,8 @@ def test_judge_command_filters_ranks_and_writes_scores(tmp_path):
 
 def test_select_usage_errors(tmp_path):
     data = tmp_path / "d.jsonl"
-    data.write_text(json.dumps({"instruction": "q", "response": "r", "score": "high"}) + "\n")
+    row = {"instruction": "What is q?", "response": "r", "score": "high"}
+    data.write_text(json.dumps(row) + "\n")
     out = tmp_path / "o.jsonl"
     assert_user_error(
         run_gra("select", data, "--out", out, "--top-n", "1", "--top-percent", "5"), "--top-n"

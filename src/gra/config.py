@@ -21,12 +21,29 @@ import yaml
 from .checks import check_names
 from .errors import UserError
 from .models import EMBEDDED
+from .verdict import BASE_SIGNALS
 from .weights import CHOICES as WEIGHT_CHOICES
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+
+# the calibrated verdict's defaults: fitted by `gra calibrate` on benchmarks/data
+# (docs/review.md, "The calibrated verdict")
+DEFAULT_JUDGES = ("qwen2.5-coder-0.5b", "smollm2-135m")
+DEFAULT_LOSS_MODELS = ("qwen2.5-coder-0.5b",)
+DEFAULT_WEIGHTS = {
+    "yes:qwen2.5-coder-0.5b": 1.0642,
+    "yes:smollm2-135m": 0.4717,
+    "loss:qwen2.5-coder-0.5b": -2.2211,
+    "words": -1.0484,
+    "code": 0.5324,
+    "question": 0.7383,
+}
+DEFAULT_BIAS = 0.4228
+DEFAULT_ACCEPT_P = 0.3935
 
 
 @dataclass
@@ -107,8 +124,23 @@ class ReviewSettings:
 
 @dataclass
 class AggregateSettings:
-    # calibrated on the embedded council's logprob-expected scores (benchmarks/review_quality.py,
-    # docs/review.md); 7B-class reviewers score higher: raise both (e.g. 7 / 5)
+    # calibrated: p(good) from weighed signals (gra.verdict; fit them on your labels with
+    # `gra calibrate`) | mean_std: the paper's rule over the reviewers' rubric scores
+    # (mean and spread -> accept / reject / adjudicate, thresholds below)
+    rule: str = "calibrated"
+    # calibrated rule: models asked for a one-token yes/no judgement (signal yes:MODEL)
+    judges: list[str] = field(default_factory=lambda: list(DEFAULT_JUDGES))
+    # calibrated rule: models whose mean token loss of the response after its instruction
+    # is a signal (loss:MODEL; gra.loss_signal)
+    loss_models: list[str] = field(default_factory=lambda: list(DEFAULT_LOSS_MODELS))
+    # calibrated rule: signal -> weight, and the bias (fitted by gra calibrate on
+    # benchmarks/data; docs/review.md); a "rubric" weight other than 0 also asks the reviewers
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    bias: float = DEFAULT_BIAS
+    accept_p: float = DEFAULT_ACCEPT_P  # calibrated rule: accept when p(good) >= this
+    # mean_std rule: calibrated on the embedded council's logprob-expected scores
+    # (benchmarks/review_quality.py, docs/review.md); 7B-class reviewers score higher: raise
+    # both (e.g. 7 / 5)
     accept_mean: float = 3.0  # mean >= this (and agreement) -> accept
     reject_mean: float = 2.0  # mean < this (and agreement) -> reject; between -> adjudicate
     max_std: float = 1.5  # std > this -> reviewers disagree -> adjudicate
@@ -174,8 +206,20 @@ class Config:
         """Every model some role uses, in first-use order."""
         names = [self.tagging.model, *self.generation.models, *self.review.models]
         names += self.adjudication.models
+        if self.aggregate.rule == "calibrated":
+            names += self.aggregate.judges + self.aggregate.loss_models
         if self.generation.responder not in ("auto", "self"):
             names.append(self.generation.responder)
+        return list(dict.fromkeys(names))
+
+    def judging_models(self, adjudicate: bool = True) -> list[str]:
+        """The models the council asks: the judges (and the reviewers when the rubric has
+        a weight) under the calibrated rule; reviewers and adjudicators under mean_std."""
+        a = self.aggregate
+        if a.rule == "calibrated":
+            names = [*a.judges, *(self.review.models if a.weights.get("rubric") else [])]
+        else:
+            names = [*self.review.models, *(self.adjudication.models if adjudicate else [])]
         return list(dict.fromkeys(names))
 
     def responder(self, generator: str) -> str:
@@ -218,11 +262,12 @@ def check_stages(stages: list[str]) -> list[str]:
 
 
 #: List settings that may be empty (every other list must name at least one item).
-MAY_BE_EMPTY = {"checks.disabled", "review.stages"}
+MAY_BE_EMPTY = {"checks.disabled", "review.stages", "aggregate.judges", "aggregate.loss_models"}
 
 CHOICES = {
     "generation.pick": ("random", "round_robin"),
     "generation.mode": ("evolve", "paper"),
+    "aggregate.rule": ("calibrated", "mean_std"),
     "generation.domains": ("random", "round_robin"),
     "dedup.field": ("instruction", "instruction+response"),
     "backend": ("embedded", "openai"),
@@ -262,9 +307,11 @@ def _coerce(tp: Any, value: Any, where: str, path: str) -> Any:
             raise UserError(f"setting '{path}' must be a mapping of name -> settings", where)
         out = {}
         for k, v in value.items():
-            if isinstance(v, str):  # shorthand: name: source
-                v = {"source": v}
-            out[str(k)] = _coerce(vt, v or {}, where, f"{path}.{k}")
+            if dataclasses.is_dataclass(vt):
+                if isinstance(v, str):  # shorthand: name: source
+                    v = {"source": v}
+                v = v or {}
+            out[str(k)] = _coerce(vt, v, where, f"{path}.{k}")
         return out
     if origin is list:
         (it,) = typing.get_args(tp)
@@ -330,6 +377,18 @@ def _check(cfg: Config, where: str) -> None:
         raise bad("aggregate.reject_mean", "must not exceed aggregate.accept_mean")
     if a.max_std < 0:
         raise bad("aggregate.max_std", "must be >= 0")
+    if not 0.0 < a.accept_p < 1.0:
+        raise bad("aggregate.accept_p", "must be between 0 and 1 (a probability)")
+    signals = {*BASE_SIGNALS, "rubric", *(f"yes:{m}" for m in a.judges)}
+    signals |= {f"loss:{m}" for m in a.loss_models}
+    for name in a.weights:
+        if name not in signals:
+            raise bad(
+                f"aggregate.weights.{name}",
+                f"is no signal of this config (known: {', '.join(sorted(signals))}); "
+                "a yes:MODEL signal needs MODEL in aggregate.judges, loss:MODEL in "
+                "aggregate.loss_models",
+            )
     try:
         check_stages(cfg.review.stages)
     except ValueError as e:

@@ -7,20 +7,31 @@ settled: every review so far lies ``review.sure_margin`` or more beyond a thresh
 (at or above ``accept_mean + margin``, or below ``reject_mean - margin``). With the
 default of two reviewers this skips the second review of clear cases.
 
-A judged pair's ``score`` (``council_score``) is comparable across samples: the
-council mean (1-10) when the council decided, and for an adjudicated pair
+With ``aggregate.rule: calibrated`` (the default) the verdict is gra.verdict's p(good)
+from the signals that have a weight: each judge of ``aggregate.judges`` answers one yes/no
+question (one token, read as p(Yes)), each model of ``aggregate.loss_models`` scores the
+response's token loss (gra.loss_signal), and the reviewers are asked only for the
+``rubric`` signal. The pair is accepted when p(good) >= ``aggregate.accept_p``; nothing is
+left open, so the adjudicator is not asked. ``aggregate.rule: mean_std`` is the paper's rule below.
+
+A judged pair's ``score`` (``council_score``) is comparable across samples: under the
+calibrated rule ``1 + 9 * p(good)``; under mean_std the council mean (1-10) when the
+council decided, and for an adjudicated pair
 ``reject_mean + p(keep) * (accept_mean - reject_mean)``, so it lies in the band
 between the thresholds where the adjudicator's confidence places it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+from . import verdict
 from .config import Config, ReviewSettings
 from .executor import Caller
-from .records import Candidate, Review
-from .steps import adjudicate, review
+from .loss_signal import LossSignals
+from .records import Aggregate, Candidate, Review
+from .steps import adjudicate, judge_yes, review
 from .steps.aggregate import aggregate
 from .steps.common import derive_seed
 
@@ -51,6 +62,8 @@ def settled(reviews: list[Review], cfg: Config) -> bool:
 def council_score(c: Candidate, cfg: Config) -> float | None:
     """The pair's score, higher is better (see module doc); None when unjudged."""
     a = cfg.aggregate
+    if c.aggregate is not None and c.aggregate.p_good is not None:
+        return round(1 + 9 * c.aggregate.p_good, 4)
     if c.adjudication is not None:
         adj = c.adjudication
         p_keep = adj.p_keep if adj.p_keep is not None else float(adj.keep)
@@ -77,16 +90,31 @@ async def ask_reviewer(
     return rev
 
 
+async def ask_judge(call: Caller, name: str, pair: tuple[str, str, str], seed: int):
+    """p(Yes) of model ``name``'s yes/no judgement of ``pair``, and the call's info."""
+    reply, info = await call(name, "judge", judge_yes.PROMPT.id, judge_yes.build(*pair, seed=seed))
+    return judge_yes.p_yes(reply.text, reply.extra.get("logprobs")), info
+
+
 class Council:
-    def __init__(self, cfg: Config, call: Caller):
+    def __init__(self, cfg: Config, call: Caller, losses: LossSignals | None = None):
         self.cfg = cfg
         self.call = call
+        self.losses = losses or LossSignals(cfg)
+
+    def close(self) -> None:
+        """Free the loss scorers (models loaded for the loss:MODEL signals)."""
+        self.losses.close()
 
     async def judge(self, c: Candidate, start: int, adjudicator: bool = True) -> tuple[bool, str]:
         """Review ``c`` (filling reviews, aggregate, adjudication, timings): keep it?
         Without the ``adjudicator`` an open decision falls to the midpoint of the
         thresholds: keep when the mean is at least (reject_mean + accept_mean) / 2."""
         t0 = time.perf_counter()
+        if self.cfg.aggregate.rule == "calibrated":
+            keep, reason = await self.calibrated(c, start)
+            c.timings["review_s"] = round(time.perf_counter() - t0, 3)
+            return keep, reason
         c.reviews = await self.reviews(c, start)
         c.aggregate = a = aggregate(c.reviews, self.cfg.aggregate)
         c.timings["review_s"] = round(time.perf_counter() - t0, 3)
@@ -104,6 +132,38 @@ class Council:
         t0 = time.perf_counter()
         keep, reason = await self.adjudicate(c)
         c.timings["adjudicate_s"] = round(time.perf_counter() - t0, 3)
+        return keep, reason
+
+    async def calibrated(self, c: Candidate, start: int) -> tuple[bool, str]:
+        """The calibrated verdict (module doc): fills ``c.aggregate`` with p(good)."""
+        a = self.cfg.aggregate
+        pair = (c.instruction, c.input, c.response)
+        seed = derive_seed(self.cfg.seed, c.idx, "judge")
+        judges = [m for m in a.judges if a.weights.get(f"yes:{m}")]
+        judged = await asyncio.gather(*(ask_judge(self.call, m, pair, seed) for m in judges))
+        for m, (_, info) in zip(judges, judged, strict=True):
+            c.calls[f"judge:{m}"] = info
+        prompt = f"{c.instruction}\n\n{c.input}" if c.input.strip() else c.instruction
+        losses = {
+            m: await self.losses.mean_nll(m, prompt, c.response)
+            for m in a.loss_models
+            if a.weights.get(f"loss:{m}")
+        }
+        rubric = None
+        if a.weights.get("rubric"):
+            c.reviews = await self.reviews(c, start)
+            overall = [r.overall for r in c.reviews if r.overall is not None]
+            rubric = sum(overall) / len(overall) if overall else None
+        p_yes = {m: p for m, (p, _) in zip(judges, judged, strict=True)}
+        x = verdict.signals(c.instruction, c.response, p_yes, rubric, losses)
+        p = round(verdict.p_good(x, a.weights, a.bias), 4)
+        keep = p >= a.accept_p
+        reason = f"p(good) {p:.2f} {'>=' if keep else '<'} {a.accept_p}"
+        n_ok = sum(r.ok for r in c.reviews)
+        c.aggregate = Aggregate(
+            rubric, None, n_ok, len(c.reviews) - n_ok, "accept" if keep else "reject",
+            reason, p_good=p, signals=x,
+        )  # fmt: skip
         return keep, reason
 
     async def reviews(self, c: Candidate, start: int) -> list[Review]:

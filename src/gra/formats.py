@@ -115,6 +115,11 @@ def write_json_atomic(path: str | os.PathLike[str], value: Any) -> None:
     _write_atomic(Path(path), [json.dumps(value, indent=2, ensure_ascii=False) + "\n"])
 
 
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8), atomically, as ``write_jsonl_atomic``."""
+    _write_atomic(Path(path), [text])
+
+
 def _write_atomic(path: Path, chunks: Iterable[str]) -> int:
     """Write the chunks to a temporary file, fsync, rename over ``path``; the count."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -58,7 +58,9 @@ class Progress:
             self._live.refresh()
             return
         score = ""
-        if c.aggregate and c.aggregate.mean is not None:
+        if c.aggregate and c.aggregate.p_good is not None:
+            score = f" p(good) {c.aggregate.p_good:.2f}"
+        elif c.aggregate and c.aggregate.mean is not None and c.aggregate.std is not None:
             score = f" mean {c.aggregate.mean:.1f} sd {c.aggregate.std:.1f}"
         print(
             f"[{time.perf_counter() - self.t0:7.1f}s] {c.id} {c.domain:<10} "

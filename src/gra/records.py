@@ -91,6 +91,9 @@ class Aggregate:
     n_failed: int
     decision: str  # accept | reject | adjudicate
     reason: str
+    # the calibrated rule (gra.verdict): p(good) and the signals it was computed from
+    p_good: float | None = None
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -169,7 +169,7 @@ def run_council_stage(
         return
     pool = ModelPool(cfg, loader=loader) if loader else ModelPool(cfg)
     # auto settings measured on this machine (gra.cpu_probe) before the store opens
-    cfg = pool.resolved([*cfg.review.models, *(cfg.adjudication.models if adjudicate else [])])
+    cfg = pool.resolved(cfg.judging_models(adjudicate))
     store = Store(store_path, busy_hint=STORE_BUSY_HINT)
     caller = Caller(pool, store)
     council = Council(cfg, caller)
@@ -211,6 +211,7 @@ def run_council_stage(
     try:
         asyncio.run(main())
     finally:
+        council.close()
         pool.close()
         store.close()
 

@@ -178,6 +178,7 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
         error, stop = e, f"error: {e}"
     finally:
         progress.close()
+        synth.council.close()
         pool.close()
         wall = (store.get_meta("wall_s") or 0.0) + (time.perf_counter() - t0)
         store.set_meta("wall_s", round(wall, 3))

@@ -271,7 +271,7 @@ _LIMITS_LENGTH = re.compile(
     r"|\bhaiku\b|\bat most\b|\bno more than\b|\bunder \d+\b|\bone-line\b|\btitle\b",
     re.I,
 )
-TOO_SHORT_WORDS = 10  # fewer words than this for a task of the kinds above
+TOO_SHORT_WORDS = 6  # fewer words than this for a task of the kinds above
 
 
 def too_short(s: Sample) -> str | None:

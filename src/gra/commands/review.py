@@ -65,9 +65,7 @@ def command(data, out, config_path, stages, store, cache):
     samples = load_samples(data)
     names = []
     if "council" in cfg.review.stages:
-        names += cfg.review.models
-    if "adjudicator" in cfg.review.stages:
-        names += cfg.adjudication.models
+        names += cfg.judging_models("adjudicator" in cfg.review.stages)
     if "mismatch" in cfg.review.stages and "mismatch" not in cfg.checks.disabled:
         names.append(cfg.checks.mismatch_model)
     check_models(cfg, names)

@@ -544,6 +544,8 @@ def browser_candidate(c: Candidate) -> dict[str, Any]:
                 "reason": agg.reason,
                 "n_valid": agg.n_valid,
                 "n_failed": agg.n_failed,
+                "p_good": agg.p_good,
+                "signals": agg.signals,
             }
             if agg
             else None
