@@ -189,7 +189,12 @@ def write_run(
     if p:
         domains.append(p[0][:40])
     config = {
-        "aggregate": {"accept_mean": ACCEPT, "reject_mean": REJECT, "max_std": MAX_STD},
+        "aggregate": {
+            "rule": "mean_std",
+            "accept_mean": ACCEPT,
+            "reject_mean": REJECT,
+            "max_std": MAX_STD,
+        },
         "generation": {"models": list(GENERATORS)},
         "review": {"models": list(REVIEWERS), "reviewers": 2},
     }

@@ -30,7 +30,7 @@ generation: {models: [smollm2-135m], examples: 2, response_max_tokens: 200,
 review: {models: [smollm2-135m], reviewers: 2, max_tokens: 160, sure_margin: -1.0}
 adjudication: {models: [smollm2-135m], max_tokens: 120}
 tagging: {model: smollm2-135m, tag_outputs: false, max_tokens: 100}
-aggregate: {accept_mean: 1.0, reject_mean: 1.0, max_std: 9.0}
+aggregate: {rule: mean_std, accept_mean: 1.0, reject_mean: 1.0, max_std: 9.0}
 executor: {concurrency: 2}
 """
 
