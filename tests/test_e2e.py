@@ -32,6 +32,10 @@ adjudication: {models: [smollm2-135m], max_tokens: 120}
 tagging: {model: smollm2-135m, tag_outputs: false, max_tokens: 100}
 aggregate: {rule: mean_std, accept_mean: 1.0, reject_mean: 1.0, max_std: 9.0}
 executor: {concurrency: 2}
+# the machinery under test, not SmolLM2's tasks: the checks for what small generators
+# write would reject most of them, and the run would need many more candidates
+checks: {disabled: [prompt_leak, task_about_itself, deflection, restates_task, not_a_request,
+                    missing_input, too_short]}
 """
 
 
