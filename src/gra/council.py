@@ -140,15 +140,16 @@ class Council:
         pair = (c.instruction, c.input, c.response)
         seed = derive_seed(self.cfg.seed, c.idx, "judge")
         judges = [m for m in a.judges if a.weights.get(f"yes:{m}")]
-        judged = await asyncio.gather(*(ask_judge(self.call, m, pair, seed) for m in judges))
+        scorers = [m for m in a.loss_models if a.weights.get(f"loss:{m}")]
+        prompt = f"{c.instruction}\n\n{c.input}" if c.input.strip() else c.instruction
+        # the judges' calls and the loss passes run at the same time
+        judged, nlls = await asyncio.gather(
+            asyncio.gather(*(ask_judge(self.call, m, pair, seed) for m in judges)),
+            asyncio.gather(*(self.losses.mean_nll(m, prompt, c.response) for m in scorers)),
+        )
         for m, (_, info) in zip(judges, judged, strict=True):
             c.calls[f"judge:{m}"] = info
-        prompt = f"{c.instruction}\n\n{c.input}" if c.input.strip() else c.instruction
-        losses = {
-            m: await self.losses.mean_nll(m, prompt, c.response)
-            for m in a.loss_models
-            if a.weights.get(f"loss:{m}")
-        }
+        losses = dict(zip(scorers, nlls, strict=True))
         rubric = None
         if a.weights.get("rubric"):
             c.reviews = await self.reviews(c, start)
