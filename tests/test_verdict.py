@@ -229,3 +229,28 @@ def test_loss_signal_batches_concurrent_asks_and_feeds_the_verdict(tmp_path):
     assert cands[2].aggregate.signals[f"loss:{QWEN}"] == MISSING  # nothing to score
     assert scorer.batches == [3]  # asked together: scored in one batch
     assert scorer.closed
+
+
+@pytest.mark.model
+def test_loss_signal_with_the_embedded_model():
+    import asyncio
+
+    from gra.loss_signal import MISSING, LossSignals
+
+    cfg = load_config(data={"aggregate": {**ONE_JUDGE, "loss_models": ["smollm2-135m"]}})
+    losses = LossSignals(cfg)
+
+    async def main():
+        return await asyncio.gather(
+            losses.mean_nll("smollm2-135m", "What is the capital of France?",
+                            "The capital of France is Paris."),
+            losses.mean_nll("smollm2-135m", "What is the capital of France?",
+                            "Purple elephants quantum sandwich the of of."),
+            losses.mean_nll("smollm2-135m", "What is the capital of France?", ""),
+        )  # fmt: skip
+
+    try:
+        right, garbage, empty = asyncio.run(main())
+    finally:
+        losses.close()
+    assert 0 < right < garbage and empty == MISSING
