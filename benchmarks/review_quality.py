@@ -49,6 +49,7 @@ from gra.datasets import Sample  # noqa: E402
 from gra.models import cache_dir  # noqa: E402
 from gra.records import DIMENSIONS  # noqa: E402
 from gra.review_dataset import Judged, review_samples  # noqa: E402
+from gra.verdict import auroc  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "review_dev.jsonl"
 KINDS = [
@@ -67,24 +68,6 @@ SHORT = {
     "fabricated_fact": "fabr",
 }
 HIDDEN = ("label", "kind", "note", "source_id", "constraint", "swap")
-
-
-def auroc(pos: list[float], neg: list[float]) -> float:
-    """P(a good pair scores above a bad one), ties counted half (Mann-Whitney)."""
-    if not pos or not neg:
-        return float("nan")
-    allv = sorted((v, i) for i, v in enumerate(pos + neg))
-    ranks = [0.0] * len(allv)
-    k = 0
-    while k < len(allv):
-        m = k
-        while m + 1 < len(allv) and allv[m + 1][0] == allv[k][0]:
-            m += 1
-        for t in range(k, m + 1):
-            ranks[allv[t][1]] = (k + m) / 2 + 1
-        k = m + 1
-    r_pos = sum(ranks[: len(pos)])
-    return (r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
 def load(

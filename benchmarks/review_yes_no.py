@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from review_quality import DATA, auroc, load  # noqa: E402
 from gra.backends.base import ChatRequest  # noqa: E402
 from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
 from gra.models import resolve  # noqa: E402
+from gra.steps.judge_yes import p_yes  # noqa: E402
 
 PAIR = "Here is a task and a response written for it.\n\nTask:\n{task}\n\nResponse:\n{response}\n\n"
 #: question variants: (text after the pair, the answer that means good)
@@ -48,18 +48,6 @@ VARIANTS = {
         "assistant: a real task, answered correctly? Answer Yes or No.", "yes"),
 }  # fmt: skip
 QUESTION = PAIR + VARIANTS["correct"][0]
-
-
-def p_yes(extra: dict) -> float:
-    content = (extra.get("logprobs") or {}).get("content") or []
-    if not content:
-        return 0.5
-    yes = no = 0.0
-    for t in content[0]["top_logprobs"]:
-        word = t["token"].strip().lower()
-        yes += math.exp(t["logprob"]) if word == "yes" else 0.0
-        no += math.exp(t["logprob"]) if word == "no" else 0.0
-    return yes / (yes + no) if yes + no else 0.5
 
 
 def main() -> int:
@@ -112,7 +100,7 @@ def main() -> int:
         replies = asyncio.run(ask_all())
     finally:
         backend.close()
-    scores = [p_yes(r.extra) for r in replies]
+    scores = [p_yes(r.text, r.extra.get("logprobs")) for r in replies]
     if good_word == "no":
         scores = [1 - p for p in scores]
     if args.out:

@@ -28,6 +28,7 @@ import time
 
 from . import verdict
 from .config import Config, ReviewSettings
+from .datasets import user_prompt
 from .executor import Caller
 from .loss_signal import LossSignals
 from .records import Aggregate, Candidate, Review
@@ -141,7 +142,7 @@ class Council:
         seed = derive_seed(self.cfg.seed, c.idx, "judge")
         judges = [m for m in a.judges if a.weights.get(f"yes:{m}")]
         scorers = [m for m in a.loss_models if a.weights.get(f"loss:{m}")]
-        prompt = f"{c.instruction}\n\n{c.input}" if c.input.strip() else c.instruction
+        prompt = user_prompt(c.instruction, c.input)
         # the judges' calls and the loss passes run at the same time
         judged, nlls = await asyncio.gather(
             asyncio.gather(*(ask_judge(self.call, m, pair, seed) for m in judges)),

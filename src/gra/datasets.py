@@ -42,6 +42,11 @@ _USER = {"human", "user"}
 _ASSISTANT = {"gpt", "assistant", "model", "bot"}
 
 
+def user_prompt(instruction: str, input_text: str) -> str:
+    """Instruction and input as one user turn (the instruction alone when no input)."""
+    return f"{instruction}\n\n{input_text}" if input_text else instruction
+
+
 @dataclass
 class Sample:
     """One instruction/response pair and where it came from.
@@ -62,7 +67,7 @@ class Sample:
 
     @property
     def prompt(self) -> str:
-        return f"{self.instruction}\n\n{self.input}" if self.input else self.instruction
+        return user_prompt(self.instruction, self.input)
 
     @property
     def text(self) -> str:

@@ -117,9 +117,19 @@ def threshold_for(scores: Sequence[float], labels: Sequence[int], precision: flo
 
 
 def auroc(pos: Iterable[float], neg: Iterable[float]) -> float:
-    """P(a good pair scores above a bad one), ties counted half."""
+    """P(a good pair scores above a bad one), ties counted half (Mann-Whitney, from ranks)."""
     pos, neg = list(pos), list(neg)
     if not pos or not neg:
         return float("nan")
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
+    allv = sorted((v, i) for i, v in enumerate(pos + neg))
+    ranks = [0.0] * len(allv)
+    k = 0
+    while k < len(allv):
+        m = k
+        while m + 1 < len(allv) and allv[m + 1][0] == allv[k][0]:
+            m += 1
+        for t in range(k, m + 1):
+            ranks[allv[t][1]] = (k + m) / 2 + 1
+        k = m + 1
+    r_pos = sum(ranks[: len(pos)])
+    return (r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
