@@ -65,6 +65,9 @@ class FakeBackend:
         with self._lock:
             self.requests.append(req)
             n = len(self.requests)
+        if "assert statements" in req.messages[-1][1]:  # the Tester: asserts for add()
+            text = "```python\nassert add(2, 3) == 5\nassert add(0, 0) == 0\nprint('hi')\n```"
+            return ChatResponse(text, "stop", prompt_tokens=10, completion_tokens=9, latency_s=0)
         if req.messages[-1][1].rstrip().endswith("Answer Yes or No."):
             return judge_reply(self.score(req), req.logprobs)
         schema = json.loads(req.json_schema) if req.json_schema else None

@@ -1035,3 +1035,56 @@ def test_code_runs_sandbox_refuses_writes_outside_its_directory(tmp_path):
     assert (outcome, detail) == ("unjudged", "SandboxRefused")
     assert not target.exists()
     assert run_python("assert 1 + 1 == 3") == ("error", "AssertionError")
+
+
+def test_run_tests_reports_each_assert_and_leaves_broken_code_unjudged():
+    from gra.checks.code_run import run_tests
+
+    code = "def add(a, b):\n    return a + b"
+    asserts = ["assert add(2, 3) == 6", "assert add(2, 3) == 5", "assert add(1) == 1"]
+    assert run_tests(code, asserts) == ["fail", "pass", "error: TypeError"]
+    # the answer's own code fails before any assert: nothing is judged
+    assert run_tests(code + "\nraise ValueError('x')", asserts[:1])[0].startswith("unjudged")
+    # an assert that prints the marker cannot forge results
+    assert run_tests(code, ["assert print('@@gra-tests@@[]') or add(1, 1) == 3"]) == ["fail"]
+
+
+def test_write_tests_keeps_asserts_on_the_answers_functions():
+    from gra.steps import write_tests
+
+    code = "import math\n\ndef area(r):\n    return math.pi * r * r\n\ndef _h():\n    pass\n"
+    assert write_tests.defined_functions(code) == ["area"]
+    assert write_tests.defined_functions("def broken(:\n") == []
+    reply = (
+        "```python\nassert area(1) == math.pi\nassert area(0) == 0\nassert area(0) == 0\n"
+        "assert len([1]) == 1\nassert area(2 ==\nprint(area(1))\nassert area(3) > 28\n"
+        "assert area(4) > 50\n```"
+    )
+    # duplicates, asserts that call none of the names, unparsable lines and non-asserts
+    # are dropped; at most COUNT kept
+    assert write_tests.parse(reply, ["area"]) == [
+        "assert area(1) == math.pi",
+        "assert area(0) == 0",
+        "assert area(3) > 28",
+    ]
+    task = "Write a Python function that returns the area of a circle."
+    assert write_tests.testable_code(task, "", f"```python\n{code}```") == (code.strip(), ["area"])
+    assert write_tests.testable_code(task, "", "The area is pi r squared.") == ("", [])
+
+
+def test_code_tester_rejects_code_its_asserts_fail(tmp_path):
+    from gra.config import load_config
+    from gra.datasets import Sample
+    from gra.review_dataset import review_samples
+    from tests.fakes import FakeLoader
+
+    task = "Write a Python function add(a, b) that adds two numbers."
+    plain = lambda body: f"```python\ndef add(a, b):\n    return {body}\n```"  # noqa: E731
+    samples = [Sample("good", task, plain("a + b")), Sample("bad", task, plain("a - b"))]
+    data = {"review": {"stages": ["council"], "code_tester": "qwen2.5-coder-0.5b"}}
+    cfg = load_config(data=data)
+    judged = review_samples(samples, cfg, tmp_path / "calls.sqlite", loader=FakeLoader())
+    assert judged[0].verdict == "accept"
+    assert judged[1].verdict == "reject"
+    assert judged[1].reasons == ["code tests: 1 of 2 failed: assert add(2, 3) == 5"]
+    assert "tests" in judged[1].candidate.calls and judged[1].tokens() > 0

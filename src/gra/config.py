@@ -115,6 +115,10 @@ class ReviewSettings:
     # stop asking reviewers once every review so far is this far beyond a threshold
     # (>= aggregate.accept_mean + m or < aggregate.reject_mean - m); negative = ask all
     sure_margin: float = 0.5
+    # a model that writes asserts for a response's Python functions (from the task, not the
+    # code); the pair is rejected when one fails in the sandbox. "" = off: with the embedded
+    # models the asserts fail as many right answers as wrong ones (docs/review.md)
+    code_tester: str = ""
     # gra review's stages, in this order: checks, mismatch, council, adjudicator
     # (gra synth always runs the text checks, the council and the adjudicator)
     stages: list[str] = field(
@@ -208,6 +212,8 @@ class Config:
         names += self.adjudication.models
         if self.aggregate.rule == "calibrated":
             names += self.aggregate.judges + self.aggregate.loss_models
+        if self.review.code_tester:
+            names.append(self.review.code_tester)
         if self.generation.responder not in ("auto", "self"):
             names.append(self.generation.responder)
         return list(dict.fromkeys(names))
@@ -220,6 +226,8 @@ class Config:
             names = [*a.judges, *(self.review.models if a.weights.get("rubric") else [])]
         else:
             names = [*self.review.models, *(self.adjudication.models if adjudicate else [])]
+        if self.review.code_tester:
+            names.append(self.review.code_tester)
         return list(dict.fromkeys(names))
 
     def responder(self, generator: str) -> str:

@@ -27,12 +27,13 @@ import asyncio
 import time
 
 from . import verdict
+from .checks.code_run import run_tests
 from .config import Config, ReviewSettings
 from .datasets import user_prompt
 from .executor import Caller
 from .loss_signal import LossSignals
 from .records import Aggregate, Candidate, Review
-from .steps import adjudicate, judge_yes, review
+from .steps import adjudicate, judge_yes, review, write_tests
 from .steps.aggregate import aggregate
 from .steps.common import derive_seed
 
@@ -112,6 +113,11 @@ class Council:
         Without the ``adjudicator`` an open decision falls to the midpoint of the
         thresholds: keep when the mean is at least (reject_mean + accept_mean) / 2."""
         t0 = time.perf_counter()
+        if self.cfg.review.code_tester:
+            failed = await self.code_tests(c)
+            if failed:
+                c.timings["review_s"] = round(time.perf_counter() - t0, 3)
+                return False, failed
         if self.cfg.aggregate.rule == "calibrated":
             keep, reason = await self.calibrated(c, start)
             c.timings["review_s"] = round(time.perf_counter() - t0, 3)
@@ -167,6 +173,24 @@ class Council:
             reason, p_good=p, signals=x,
         )  # fmt: skip
         return keep, reason
+
+    async def code_tests(self, c: Candidate) -> str | None:
+        """``review.code_tester``'s asserts for the response's Python functions, run in the
+        sandbox: the reason to reject when one fails, else None (no code, no usable assert,
+        or code that cannot be judged pass)."""
+        code, names = write_tests.testable_code(c.instruction, c.input, c.response)
+        if not names:
+            return None
+        name = self.cfg.review.code_tester
+        req = write_tests.build(c.instruction, c.input, names,
+                                seed=derive_seed(self.cfg.seed, c.idx, "tests"))  # fmt: skip
+        reply, c.calls["tests"] = await self.call(name, "tests", write_tests.PROMPT.id, req)
+        asserts = write_tests.parse(reply.text, names)
+        results = await asyncio.to_thread(run_tests, code, asserts) if asserts else []
+        failed = [a for a, r in zip(asserts, results, strict=True) if r == "fail"]
+        if not failed:
+            return None
+        return f"code tests: {len(failed)} of {len(asserts)} failed: {failed[0]}"
 
     async def reviews(self, c: Candidate, start: int) -> list[Review]:
         r = self.cfg.review

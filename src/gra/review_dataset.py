@@ -56,7 +56,7 @@ class Judged:
         c = self.candidate
         if c is None:
             return 0
-        calls = [r.call for r in c.reviews]
+        calls = [*c.calls.values(), *(r.call for r in c.reviews)]  # judges, tests, reviews
         if c.adjudication is not None:
             calls.append(c.adjudication.call)
         return sum(x.prompt_tokens + x.completion_tokens for x in calls if x is not None)

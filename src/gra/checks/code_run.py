@@ -89,6 +89,41 @@ def _limits() -> None:  # pragma: no cover - runs in the child
 
 def run_python(code: str, timeout_s: float = TIMEOUT_S) -> tuple[str, str]:
     """Run ``code`` sandboxed: ("ok" | "error" | "unjudged", detail)."""
+    outcome, detail, _ = _run(code, timeout_s)
+    return outcome, detail
+
+
+def run_tests(code: str, asserts: list[str], timeout_s: float = TIMEOUT_S) -> list[str]:
+    """Run ``code``, then each assert line on its own, sandboxed: per assert "pass", "fail"
+    (AssertionError) or "error: NAME" (the assert itself raised, e.g. it called a function
+    with arguments it does not take); all "unjudged: ..." when the code alone does not run
+    to its end."""
+    script = code + "\n\n_gra_results = []\n"
+    for line in asserts:
+        script += (
+            f"try:\n    {line}\n    _gra_results.append('pass')\n"
+            "except AssertionError:\n    _gra_results.append('fail')\n"
+            "except Exception as _e:\n    _gra_results.append('error: ' + type(_e).__name__)\n"
+        )
+    script += "print('\\n' + _GRA_MARK + repr(_gra_results))\n"
+    outcome, detail, out = _run(f"_GRA_MARK = {_MARK!r}\n" + script, timeout_s)
+    if outcome != "ok":
+        return [f"unjudged: {detail or outcome}"] * len(asserts)
+    found = out.rsplit(_MARK, 1)
+    try:
+        results = ast.literal_eval(found[1].strip()) if len(found) == 2 else None
+    except (ValueError, SyntaxError):
+        results = None
+    if not isinstance(results, list) or len(results) != len(asserts):
+        return ["unjudged: no results"] * len(asserts)
+    return [str(r) for r in results]
+
+
+_MARK = "@@gra-tests@@"
+
+
+def _run(code: str, timeout_s: float) -> tuple[str, str, str]:
+    """Run ``code`` sandboxed: (outcome, detail, its stdout)."""
     with tempfile.TemporaryDirectory(prefix="gra-code-") as tmp:
         path = os.path.join(tmp, "answer.py")
         with open(path, "w", encoding="utf-8") as f:
@@ -107,17 +142,18 @@ def run_python(code: str, timeout_s: float = TIMEOUT_S) -> tuple[str, str]:
                 preexec_fn=_limits if os.name == "posix" else None,
             )
         except subprocess.TimeoutExpired:
-            return "unjudged", f"still running after {timeout_s:g} s"
+            return "unjudged", f"still running after {timeout_s:g} s", ""
+    stdout = proc.stdout.decode("utf-8", "replace")
     if proc.returncode == 0:
-        return "ok", ""
+        return "ok", "", stdout
     tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
     m = _LAST_ERROR.match(tail[-1]) if tail else None
     if proc.returncode < 0 or not m:
-        return "unjudged", f"exit {proc.returncode}"
+        return "unjudged", f"exit {proc.returncode}", stdout
     name = m.group(1).rsplit(".", 1)[-1]
     if name in _UNJUDGED:
-        return "unjudged", name
-    return "error", f"{name}: {m.group(2) or ''}".strip().rstrip(":")
+        return "unjudged", name, stdout
+    return "error", f"{name}: {m.group(2) or ''}".strip().rstrip(":"), stdout
 
 
 def code_runs(s: Sample) -> str | None:
