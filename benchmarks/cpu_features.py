@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from gra.config import ModelSettings  # noqa: E402
 from gra.cpu_probe import cpu_flags, cpu_name  # noqa: E402
-from gra.executor import model_path  # noqa: E402
+from gra.model_loading import model_path  # noqa: E402
 from gra.models import resolve  # noqa: E402
 from gra.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402
 

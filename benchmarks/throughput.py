@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.embedded_batching import build_requests, run_batched, run_sequential  # noqa: E402
 from gra.backends.base import ChatRequest  # noqa: E402
 from gra.config import load_config  # noqa: E402
-from gra.executor import ModelPool, model_path  # noqa: E402
+from gra.model_loading import model_path  # noqa: E402
+from gra.model_pool import ModelPool  # noqa: E402
 from gra.models import resolve  # noqa: E402
 from gra.run import RunOptions, create_run, execute  # noqa: E402
 from gra.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402

@@ -32,8 +32,7 @@ import numpy as np  # noqa: E402
 from llama_cpp import Llama  # noqa: E402
 
 from gra import weights  # noqa: E402
-from gra.executor import source_id  # noqa: E402
-from gra.models import resolve  # noqa: E402
+from gra.models import resolve, source_id  # noqa: E402
 
 DEV = ROOT / "benchmarks" / "data" / "review_dev.jsonl"
 EXTRA = {"q4_0": 2}  # measured only

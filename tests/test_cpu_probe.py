@@ -13,7 +13,8 @@ import pytest
 from gra import cpu_probe, weights
 from gra.config import Config, ModelSettings
 from gra.cpu_probe import CpuCrash, Probe, choose, run_trial
-from gra.executor import ModelPool, model_id
+from gra.model_loading import model_id
+from gra.model_pool import ModelPool
 from gra.models import resolve
 from tests.councils import fast_roles
 from tests.runs import assert_user_error, synth_cmd

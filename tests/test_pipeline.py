@@ -9,7 +9,8 @@ import pytest
 
 from gra.config import load_config
 from gra.council import pick_adjudicator, pick_reviewers
-from gra.executor import Caller, ModelPool
+from gra.executor import Caller
+from gra.model_pool import ModelPool
 from gra.pipeline import Budget, Synth
 from gra.records import Seed
 from gra.store import Store

@@ -198,8 +198,10 @@ def test_loss_signal_batches_concurrent_asks_and_feeds_the_verdict(tmp_path):
     import asyncio
 
     from gra.council import Council
-    from gra.executor import Caller, ModelPool, untuned
+    from gra.executor import Caller
     from gra.loss_signal import MISSING, LossSignals
+    from gra.model_loading import untuned
+    from gra.model_pool import ModelPool
     from gra.records import Candidate
     from gra.store import Store
 

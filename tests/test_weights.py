@@ -12,7 +12,7 @@ from gra import weights
 from gra.backends.base import ChatRequest
 from gra.config import ModelSettings, load_config
 from gra.errors import ModelUnavailable, UserError
-from gra.executor import load_backend, model_id, weight_type
+from gra.model_loading import load_backend, model_id, weight_type
 from gra.models import EMBEDDED, resolve
 
 

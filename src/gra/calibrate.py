@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from . import verdict
-from .config import Config
+from .config import BASE_SIGNALS, Config
 from .datasets import Sample
 from .errors import UserError
 from .formats import write_text_atomic
@@ -95,7 +95,7 @@ def calibrate(
     names = [f"yes:{m}" for m in run.aggregate.judges]
     names += [f"loss:{m}" for m in run.aggregate.loss_models]
     names += ["rubric"] if rubric else []
-    names += list(verdict.BASE_SIGNALS)
+    names += list(BASE_SIGNALS)
     # a signal is computed when it has a weight; the value does not change the signals
     run.aggregate.weights = dict.fromkeys(names, 1.0)
     judged = review_samples(samples, run, store_path, progress=progress, loader=loader)

@@ -271,7 +271,7 @@ def _trial_main(args: dict[str, Any]) -> dict[str, Any]:
 def _chat_speed(args: dict[str, Any], n: int) -> float:
     import asyncio
 
-    from .backends.base import ChatRequest
+    from .calls import ChatRequest
 
     kw = dict(n_ctx=512, n_threads=args["threads"], flash_attn=args["flash_attn"])
     kw["extra_buffers"] = args["extra_buffers"]
@@ -321,8 +321,7 @@ def choose(name: str, settings: Any) -> Choice:
     """What model ``name`` (``settings``: its ``ModelSettings``, backend embedded) runs
     with on this machine: each ``auto`` setting measured, every setting run once.
     Raises ``CpuCrash`` (one line) when no allowed combination runs."""
-    from .executor import source_id
-    from .models import cache_dir, resolve
+    from .models import cache_dir, resolve, source_id
     from .weights import NO_BATCH_KERNEL, converted, gguf_file_type
 
     source = resolve(settings.source)
@@ -385,7 +384,7 @@ def choose(name: str, settings: Any) -> Choice:
 def check_runs(name: str, path: Path, threads: int, flash_attn: bool, mode: str = "chat") -> bool:
     """For loaders without tuning (IFD scorer, GGUF embedder): whether extra buffer
     types may stay on for ``path``. Raises ``CpuCrash`` when it runs with neither."""
-    from .executor import source_id
+    from .models import source_id
 
     threads = threads or os.cpu_count() or 1
     probe = Probe(name, source_id(str(path)), threads, flash_attn)

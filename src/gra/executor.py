@@ -1,5 +1,5 @@
-"""Local asyncio executor: loads each model once and runs calls with bounded
-concurrency per model, answering repeated requests from the run store.
+"""The store-first caller: answers a request from the run store, or from the model
+(then records it), with bounded concurrency per model.
 
 Requests to one model are issued concurrently up to its ``concurrency``
 (across candidates and roles), so a batching server or the batched embedded
@@ -10,19 +10,14 @@ recorded in the store; a model whose calls keep failing stops the run.
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from .backends.base import Backend, CallFailed, ChatRequest, ChatResponse
-from .config import Config, ModelSettings
+from .calls import CallFailed, ChatRequest, ChatResponse
 from .errors import UserError
-from .models import EMBEDDED, cache_dir, resolve
+from .model_pool import ModelPool
 from .records import CallInfo
 from .store import Store
-from .weights import converted
 
 
 class ModelDown(UserError):
@@ -31,187 +26,6 @@ class ModelDown(UserError):
 
 class BudgetExhausted(Exception):
     """The run's token budget is spent: no new model call starts."""
-
-
-def model_id(settings: ModelSettings) -> str:
-    """Names the exact model, without loading it (part of every cache key): the
-    source, plus ``+TYPE`` when the embedded backend runs converted weights."""
-    if settings.backend == "openai":
-        return f"openai:{settings.base_url.rstrip('/')}:{settings.model}"
-    target = weight_type(settings)
-    return source_id(settings.source) + ("" if target == "shipped" else f"+{target}")
-
-
-def weight_type(settings: ModelSettings) -> str:
-    """``shipped`` or the type the embedded backend converts the weights to (``auto``:
-    the fastest measured on this machine, ``gra.cpu_probe``)."""
-    if settings.weights != "auto":
-        return settings.weights
-    return tuned(settings).weights
-
-
-def model_path(settings: ModelSettings) -> Path:
-    """The GGUF file the embedded backend loads: the source, converted once if asked."""
-    path = resolve(settings.source)
-    target = weight_type(settings)
-    if target == "shipped":
-        return path
-    return converted(path, target, source_id(settings.source), cache_dir())
-
-
-def tuned(settings: ModelSettings, name: str | None = None) -> ModelSettings:
-    """``settings`` of an embedded model with every ``auto`` knob (weights, extra
-    buffer types, concurrency 0) replaced by what ``gra.cpu_probe`` measured on this
-    machine -- and the combination run once, so a CPU that crashes llama.cpp is one
-    line here, not a dead process later. Server models are returned as they are."""
-    if settings.backend != "embedded":
-        return settings
-    from .cpu_probe import choose
-
-    c = choose(name or settings.source, settings)
-    return replace(
-        settings,
-        weights=c.weights,
-        extra_buffers="on" if c.extra_buffers else "off",
-        concurrency=c.concurrency,
-    )
-
-
-def untuned(settings: ModelSettings, name: str | None = None) -> ModelSettings:
-    """``auto`` knobs set without measuring (the shipped file, extra buffer types on,
-    8 sequences): for pools whose loader is not gra's (tests' fake models)."""
-    if settings.backend != "embedded":
-        return settings
-    return replace(
-        settings,
-        weights="shipped" if settings.weights == "auto" else settings.weights,
-        extra_buffers="on" if settings.extra_buffers == "auto" else settings.extra_buffers,
-        concurrency=settings.concurrency or 8,
-    )
-
-
-def _has_auto(s: ModelSettings) -> bool:
-    return s.backend == "embedded" and (
-        s.weights == "auto" or s.extra_buffers == "auto" or s.concurrency == 0
-    )
-
-
-def source_id(src: str) -> str:
-    if src in EMBEDDED:
-        return f"{src}@{EMBEDDED[src].sha256[:16]}"
-    if src.startswith("hf:"):
-        return src
-    p = Path(src).expanduser()
-    size = p.stat().st_size if p.is_file() else 0
-    return f"file:{p.resolve()}:{size}"
-
-
-def load_backend(settings: ModelSettings) -> Backend:
-    settings = tuned(settings) if _has_auto(settings) else settings
-    if settings.backend == "openai":
-        from .backends.openai import OpenAIBackend
-
-        return OpenAIBackend(
-            settings.model,
-            base_url=settings.base_url,
-            model=settings.model,
-            api_key_env=settings.api_key_env,
-            concurrency=settings.concurrency,
-            timeout_s=settings.timeout_s,
-            max_retries=settings.max_retries,
-            retry_backoff_s=settings.retry_backoff_s,
-            structured_output=settings.structured_output,
-        )
-    path = model_path(settings)
-    if settings.concurrency > 1:
-        from .backends.llama_batch import BatchedLlamaBackend
-
-        return BatchedLlamaBackend(
-            model_id(settings),
-            path,
-            settings.n_ctx,
-            settings.n_threads,
-            n_parallel=settings.concurrency,
-            flash_attn=settings.flash_attn,
-            extra_buffers=settings.extra_buffers == "on",
-        )
-    from .backends.llama_cpp import LlamaCppBackend
-
-    return LlamaCppBackend(
-        model_id(settings),
-        path,
-        settings.n_ctx,
-        settings.n_threads,
-        settings.flash_attn,
-        extra_buffers=settings.extra_buffers == "on",
-    )
-
-
-class ModelPool:
-    """One loaded instance per distinct model, shared by every role that names it.
-
-    Embedded models run with their ``auto`` settings measured on this machine
-    (``tuned``; ``tune`` replaces it, and pools with a loader of their own default to
-    ``untuned``). ``resolved()`` gives the config the run should use."""
-
-    def __init__(self, cfg: Config, loader=load_backend, tune=None):
-        self.cfg = cfg
-        self._loader = loader
-        self._tune = tune or (tuned if loader is load_backend else untuned)
-        self._settings: dict[str, ModelSettings] = {}
-        self._backends: dict[tuple, Backend] = {}
-        self._loading: dict[tuple, asyncio.Lock] = {}
-        self._slots: dict[tuple, asyncio.Semaphore] = {}
-        self._ids: dict[str, str] = {}
-
-    def settings(self, name: str) -> ModelSettings:
-        """``name``'s settings as it runs here (measured once per process and machine)."""
-        if name not in self._settings:
-            self._settings[name] = self._tune(self.cfg.model(name), name)
-        return self._settings[name]
-
-    def resolved(self, names: Iterable[str] | None = None) -> Config:
-        """A copy of the config with the settings of ``names`` (default: every role's
-        model) as they run here; the pool's own config keeps its ``auto`` values."""
-        out = copy.deepcopy(self.cfg)
-        for name in dict.fromkeys(self.cfg.model_names() if names is None else names):
-            out.models[name] = self.settings(name)
-        return out
-
-    def _key(self, name: str) -> tuple:
-        s = self.settings(name)
-        return (self.model_id(name), s.backend, s.n_ctx, s.n_threads, s.flash_attn, s.concurrency)
-
-    def model_id(self, name: str) -> str:
-        # asked once per call (cache keys): computed once per name, a file's stat included
-        if name not in self._ids:
-            self._ids[name] = model_id(self.settings(name))
-        return self._ids[name]
-
-    async def get(self, name: str) -> tuple[Backend, asyncio.Semaphore]:
-        key = self._key(name)
-        lock = self._loading.setdefault(key, asyncio.Lock())
-        async with lock:
-            if key not in self._backends:
-                backend = await asyncio.to_thread(self._loader, self.settings(name))
-                self._backends[key] = backend
-                self._slots[key] = asyncio.Semaphore(backend.max_concurrency)
-        return self._backends[key], self._slots[key]
-
-    async def aclose(self) -> None:
-        backends, self._backends = list(self._backends.values()), {}
-        for b in backends:
-            aclose = getattr(b, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            else:
-                b.close()
-
-    def close(self) -> None:
-        """Close backends outside an event loop (embedded ones; servers close in aclose)."""
-        for b in self._backends.values():
-            b.close()
-        self._backends.clear()
 
 
 @dataclass

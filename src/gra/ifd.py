@@ -23,7 +23,6 @@ import math
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +38,7 @@ from .ifd_format import (
     precheck,
     skip_kind,
 )
+from .ifd_loss import ResponseLoss
 from .lock import ProcessLock, lock_path
 
 __all__ = [
@@ -63,30 +63,6 @@ VARIANTS = ("ppl", "loss")
 # ifd_skip's reason when the two passes scored different numbers of tokens (a server
 # that tokenized the response differently after the instruction).
 SKIP_TOKENS_DIFFER = "response tokens differ between the passes"
-
-
-@dataclass(frozen=True)
-class ResponseLoss:
-    """The response's tokens under one context."""
-
-    n_tokens: int  # response tokens scored
-    sum_nll: float  # sum of -log p(token | everything before it), natural log
-    skip: str = ""  # non-empty: why not scored (then n_tokens and sum_nll are 0)
-
-    @property
-    def mean_nll(self) -> float:
-        """Mean token loss; raises ValueError for a skipped pass (never NaN)."""
-        if self.skip or self.n_tokens <= 0:
-            raise ValueError(f"not scored: {self.skip or 'no tokens'}")
-        return self.sum_nll / self.n_tokens
-
-    @property
-    def ppl(self) -> float:
-        return math.exp(self.mean_nll)
-
-    @classmethod
-    def skipped(cls, reason: str) -> ResponseLoss:
-        return cls(0, 0.0, reason)
 
 
 def ifd_skip(cond: ResponseLoss, direct: ResponseLoss, variant: str = "ppl") -> str:
@@ -146,7 +122,7 @@ class EmbeddedScorer:
         max_seqs: int = 64,
     ):
         from .config import ModelSettings
-        from .executor import model_id
+        from .model_loading import model_id
 
         self.spec = spec
         self.template = check_template(template)

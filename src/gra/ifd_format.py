@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.llama_batch import _FormatOnly, _PromptReady
+from .backends.llama_batch import FormatOnly, PromptReady
 from .errors import UserError
 
 TEMPLATES = ("chat", "plain")
@@ -81,8 +81,8 @@ class ChatParts:
     # for models that want one)
 
 
-class _Capture(_FormatOnly):
-    """``_FormatOnly`` that also keeps the text the handler tokenizes."""
+class _Capture(FormatOnly):
+    """``FormatOnly`` that also keeps the text the handler tokenizes."""
 
     def __init__(self, llm: Any):
         super().__init__(llm)
@@ -98,7 +98,7 @@ def _render(llm: Any, handler: Any, user: str, assistant: str) -> tuple[str, boo
     messages = [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     try:
         handler(llama=cap, messages=messages)
-    except _PromptReady:
+    except PromptReady:
         pass
     if not cap.calls:
         raise UserError("the model's chat handler did not render a prompt; use template 'plain'")

@@ -38,7 +38,6 @@ from typing import Any
 import httpx
 
 from .errors import ModelUnavailable, UserError
-from .ifd import ResponseLoss
 from .ifd_format import (
     SEP,
     SKIP_SINGLE_TOKEN,
@@ -49,6 +48,7 @@ from .ifd_format import (
     precheck,
     start_token,
 )
+from .ifd_loss import ResponseLoss
 
 SKIP_NO_BOUNDARY = "response boundary inside a server token"
 SKIP_NO_LOGPROB = "server gave no logprob for a response token"
@@ -93,7 +93,7 @@ class ServerScorer:
         max_retries: int = 3,
     ):
         from .config import ModelSettings
-        from .executor import model_id
+        from .model_loading import model_id
 
         self.base_url = base_url.rstrip("/")
         self.model = model

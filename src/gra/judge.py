@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends.base import CallFailed
+from .calls import CallFailed
 from .config import Config
 from .council import ask_reviewer
 from .datasets import Sample
 from .errors import UserError
-from .executor import Caller, ModelPool
+from .executor import Caller
+from .model_pool import ModelPool
 from .records import Review
 from .steps.common import derive_seed
 from .store import Store

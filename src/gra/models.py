@@ -256,3 +256,13 @@ def describe() -> list[dict]:
             }
         )
     return rows
+
+
+def source_id(src: str) -> str:
+    if src in EMBEDDED:
+        return f"{src}@{EMBEDDED[src].sha256[:16]}"
+    if src.startswith("hf:"):
+        return src
+    p = Path(src).expanduser()
+    size = p.stat().st_size if p.is_file() else 0
+    return f"file:{p.resolve()}:{size}"

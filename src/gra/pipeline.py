@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .backends.base import CallFailed
+from .calls import CallFailed
 from .checks import CheckSettings, run_checks
 from .config import Config
 from .council import Council

@@ -30,12 +30,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends.base import CallFailed
+from .calls import CallFailed
 from .config import Config, check_stages
 from .council import Council, council_score
 from .datasets import Sample
-from .executor import Caller, ModelPool
+from .executor import Caller
 from .lock import ProcessLock, lock_path
+from .model_pool import ModelPool
 from .records import Candidate
 from .store import Store
 

@@ -19,8 +19,9 @@ import yaml
 
 from .config import Config, load_config
 from .errors import ModelUnavailable, UserError
-from .executor import Caller, ModelPool
+from .executor import Caller
 from .formats import FORMATS, write_jsonl_atomic
+from .model_pool import ModelPool
 from .models import EMBEDDED, EmbeddedModel, hf_path, is_installed
 from .pipeline import Budget, Synth
 from .progress import Progress

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .backends.base import ChatRequest, ChatResponse
+from .calls import ChatRequest, ChatResponse
 from .lock import ProcessLock, lock_path
 from .records import Candidate
 

@@ -33,7 +33,6 @@ import numpy as np
 from .checks.base import code_blocks
 
 LOGIT_CLIP = 4.6  # |logit(p)| for p = 0.01 / 0.99
-BASE_SIGNALS = ("words", "code", "question")
 
 
 def logit(p: float) -> float:

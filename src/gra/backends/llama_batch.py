@@ -91,15 +91,15 @@ class _Seq:
     logprobs: list[dict[str, Any]] = field(default_factory=list)  # when the request asks
 
 
-class _PromptReady(Exception):
-    """Raised by ``_FormatOnly.create_completion`` to hand back the handler's call."""
+class PromptReady(Exception):
+    """Raised by ``FormatOnly.create_completion`` to hand back the handler's call."""
 
     def __init__(self, kwargs: dict[str, Any]):
         super().__init__("prompt ready")
         self.kwargs = kwargs
 
 
-class _FormatOnly:
+class FormatOnly:
     """Stands in for ``Llama`` inside a llama-cpp-python chat handler.
 
     A chat handler renders the model's chat template, tokenizes the prompt (deciding
@@ -118,7 +118,7 @@ class _FormatOnly:
         return self._llm.tokenize(text, add_bos=add_bos, special=special)
 
     def create_completion(self, **kwargs: Any) -> NoReturn:
-        raise _PromptReady(kwargs)
+        raise PromptReady(kwargs)
 
 
 class _TooLong(Exception):
@@ -306,14 +306,14 @@ class BatchedLlamaBackend:
         """Format, tokenize and build the sampler for one request."""
         r = job.request
         kwargs: dict[str, Any] = {
-            "llama": _FormatOnly(self._llm),
+            "llama": FormatOnly(self._llm),
             "messages": [{"role": role, "content": c} for role, c in r.messages],
         }
         if r.json_schema:
             kwargs["response_format"] = {"type": "json_object", "schema": json.loads(r.json_schema)}
         try:
             self._handler(**kwargs)
-        except _PromptReady as ready:
+        except PromptReady as ready:
             call = ready.kwargs
         else:
             raise RuntimeError("the chat handler did not produce a prompt")

@@ -20,7 +20,8 @@ from .arithmetic import DESCRIPTIONS as ARITHMETIC_DESCRIPTIONS
 from .base import CheckResult, CheckSettings, Sample
 from .code_run import CHECKS as CODE_RUN_CHECKS
 from .code_run import DESCRIPTIONS as CODE_RUN_DESCRIPTIONS
-from .constraints import FORMAT_CHECKS, Constraint, parse_constraints
+from .constraints import Constraint, parse_constraints
+from .format import FORMAT_CHECKS
 from .task import CHECKS as TASK_CHECKS
 from .task import DESCRIPTIONS as TASK_DESCRIPTIONS
 from .text import (

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 
+from .constraints import Constraint, parse_constraints
+from .normalize import ALNUM, normalize_quotes
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -79,7 +82,6 @@ class CheckSettings:
 
 FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*$", re.M)
 WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
-ALNUM = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True)
@@ -166,18 +168,5 @@ class Sample:
         return normalize_quotes(self.instruction).lower()
 
     @cached_property
-    def constraints(self) -> list:
-        from .constraints import parse_constraints
-
+    def constraints(self) -> list[Constraint]:
         return parse_constraints(self.instruction)
-
-
-def normalize_quotes(s: str) -> str:
-    return (
-        s.replace("“", '"')
-        .replace("”", '"')
-        .replace("‘", "'")
-        .replace("’", "'")
-        .replace("–", "-")
-        .replace("—", "-")
-    )

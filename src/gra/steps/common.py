@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from ..backends.base import ChatRequest
+from ..calls import ChatRequest
 from ..templates import Prompt
 
 

@@ -9,7 +9,7 @@ its raw good rate was no higher (benchmarks/data/README.md)."""
 
 from __future__ import annotations
 
-from ..backends.base import ChatRequest
+from ..calls import ChatRequest
 from ..records import Seed
 from ..templates import load
 from .common import parse_object, request, string_field

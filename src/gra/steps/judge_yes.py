@@ -12,7 +12,7 @@ import dataclasses
 import math
 from typing import Any
 
-from ..backends.base import ChatRequest
+from ..calls import ChatRequest
 from ..templates import load
 from .common import request
 

@@ -17,8 +17,8 @@ import dataclasses
 import re
 from typing import Any
 
-from ..backends.base import ChatRequest
 from ..backends.logprobs import token_probs, with_prefix
+from ..calls import ChatRequest
 from ..records import DIMENSIONS, Review
 from ..templates import load
 from .common import ParseError, pair_request, parse_object, string_field

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.base import ChatRequest
+from ..calls import ChatRequest
 from ..templates import load
 from .common import ParseError, parse_object, request, string_field
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from ..backends.base import ChatRequest
+from ..calls import ChatRequest
 from ..checks.base import CheckSettings, Sample
 from ..checks.text import python_blocks
 from ..templates import load
