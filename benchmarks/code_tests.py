@@ -5,7 +5,7 @@
 
 For every labeled pair whose response has Python code that defines a function and passes
 the cheap checks (``code_runs`` included: the code runs as written), the model is shown the
-task and the names of the functions (gra.steps.write_tests, prompt ``tests@1``), writes
+task and the names of the functions (gra.council.steps.write_tests, prompt ``tests@1``), writes
 three asserts, and each runs after the answer's code in the sandbox
 (gra.checks.code_run.run_tests). Prints, for good and bad pairs, how many had at least one
 failing assert, how many passed all, and how many could not be judged (no usable assert, or
@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from review_quality import load  # noqa: E402
 
-from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
 from gra.checks import run_checks  # noqa: E402
 from gra.checks.code_run import run_tests  # noqa: E402
-from gra.models import resolve  # noqa: E402
-from gra.steps import write_tests  # noqa: E402
+from gra.council.steps import write_tests  # noqa: E402
+from gra.models.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
+from gra.models.registry import resolve  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATA = [

@@ -7,7 +7,7 @@ Extra buffer types (model parameter ``use_extra_bufts``) are llama.cpp's CPU-spe
 weight layouts: AMX tiles where the CPU and the build have AMX, and repacked
 (interleaved) Q4_0 / Q4_K / IQ4_NL weights for AVX2/AVX512 kernels. On AMX CPUs the
 AMX path has crashed the process, which is why gra measures them per machine
-(``gra.cpu_probe``). For each model and weight file, with them on and off, side by
+(``gra.models.cpu_probe``). For each model and weight file, with them on and off, side by
 side in one run:
 
 * prompt evaluation: one 512-token prompt, one sequence (``Llama.eval``), tokens/s,
@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from gra.config import ModelSettings  # noqa: E402
-from gra.cpu_probe import cpu_flags, cpu_name  # noqa: E402
-from gra.model_loading import model_path  # noqa: E402
-from gra.models import resolve  # noqa: E402
-from gra.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402
+from gra.models.cpu_probe import cpu_flags, cpu_name  # noqa: E402
+from gra.models.loading import model_path  # noqa: E402
+from gra.models.registry import resolve  # noqa: E402
+from gra.models.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402
 
 TEXT = (
     "The council of small models writes, reviews and selects training data. Each "
@@ -46,7 +46,7 @@ TEXT = (
 def measure(path: str, extra: bool, seqs: int, max_tokens: int, repeat: int) -> dict:
     """In a child process: prompt eval and batched decode of one file."""
     from benchmarks.embedded_batching import build_requests, run_batched
-    from gra.backends.native import load_llama
+    from gra.models.backends.native import load_llama
 
     llm = load_llama(
         path,

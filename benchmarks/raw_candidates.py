@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from gra.config import load_config  # noqa: E402
-from gra.executor import Caller  # noqa: E402
-from gra.formats import write_jsonl_atomic  # noqa: E402
-from gra.model_pool import ModelPool  # noqa: E402
-from gra.pipeline import Synth  # noqa: E402
-from gra.seeds import load_seeds  # noqa: E402
-from gra.store import Store  # noqa: E402
+from gra.core.store import Store  # noqa: E402
+from gra.council.caller import Caller  # noqa: E402
+from gra.council.pool import ModelPool  # noqa: E402
+from gra.io.formats import write_jsonl_atomic  # noqa: E402
+from gra.io.seeds import load_seeds  # noqa: E402
+from gra.synth.pipeline import Synth  # noqa: E402
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
         [--split dev|test|all] [--config COUNCIL.yaml] [--store PATH] [--sources N]
         [--margins 0.5 1] [--only NAME ...] [--json OUT]
 
-Runs ``gra review``'s stages (gra.review_dataset, the embedded council by default) in
+Runs ``gra review``'s stages (gra.curate.review, the embedded council by default) in
 these configurations, all over the same samples and one call store, so a call two
 configurations share is made once:
 
@@ -45,11 +45,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from gra.config import load_config  # noqa: E402
-from gra.datasets import Sample  # noqa: E402
-from gra.models import cache_dir  # noqa: E402
-from gra.records import DIMENSIONS  # noqa: E402
-from gra.review_dataset import Judged, review_samples  # noqa: E402
-from gra.verdict import auroc  # noqa: E402
+from gra.core.records import DIMENSIONS  # noqa: E402
+from gra.council.verdict import auroc  # noqa: E402
+from gra.curate.review import Judged, review_samples  # noqa: E402
+from gra.io.datasets import Sample  # noqa: E402
+from gra.models.registry import cache_dir  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "review_dev.jsonl"
 KINDS = [

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from review_quality import DATA, auroc, load  # noqa: E402
 
-from gra.backends.base import ChatRequest  # noqa: E402
-from gra.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
-from gra.models import resolve  # noqa: E402
-from gra.steps.judge_yes import p_yes  # noqa: E402
+from gra.council.steps.judge_yes import p_yes  # noqa: E402
+from gra.models.backends.base import ChatRequest  # noqa: E402
+from gra.models.backends.llama_batch import BatchedLlamaBackend  # noqa: E402
+from gra.models.registry import resolve  # noqa: E402
 
 PAIR = "Here is a task and a response written for it.\n\nTask:\n{task}\n\nResponse:\n{response}\n\n"
 #: question variants: (text after the pair, the answer that means good)

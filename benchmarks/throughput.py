@@ -7,7 +7,7 @@ the same job and the same model (SmolLM2-135M, embedded or behind a server):
 
 1. embedded: gra's batched backend with the default config as it runs on this
    machine (all requests submitted at once; weights, extra buffer types and
-   sequences per batch as gra.cpu_probe measured them, flash attention on) vs plain
+   sequences per batch as gra.models.cpu_probe measured them, flash attention on) vs plain
    llama-cpp-python ``create_chat_completion`` calls one at a time -- with
    llama-cpp-python's default settings, with flash attention, with extra buffer
    types off, and on each converted file: completion tokens/s. The batched backend
@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.embedded_batching import build_requests, run_batched, run_sequential  # noqa: E402
-from gra.backends.base import ChatRequest  # noqa: E402
 from gra.config import load_config  # noqa: E402
-from gra.model_loading import model_path  # noqa: E402
-from gra.model_pool import ModelPool  # noqa: E402
-from gra.models import resolve  # noqa: E402
-from gra.run import RunOptions, create_run, execute  # noqa: E402
-from gra.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402
+from gra.council.pool import ModelPool  # noqa: E402
+from gra.models.backends.base import ChatRequest  # noqa: E402
+from gra.models.loading import model_path  # noqa: E402
+from gra.models.registry import resolve  # noqa: E402
+from gra.models.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402
+from gra.synth.run import RunOptions, create_run, execute  # noqa: E402
 from tests.councils import fast_roles  # noqa: E402
 from tests.servers import free_port, start_llama_server, stop  # noqa: E402
 
@@ -58,7 +58,7 @@ def bench_embedded(n: int, max_tokens: int, parallels: list[int]) -> list[tuple]
     plain llama-cpp-python -- on the shipped file with its default settings, with
     flash attention, with extra buffer types off, and on each converted file gra may
     pick -- and by gra's batched backend as gra's default config runs it (every
-    ``auto`` setting as gra.cpu_probe measured it on this machine), and with the
+    ``auto`` setting as gra.models.cpu_probe measured it on this machine), and with the
     shipped or converted weights at ``--parallel`` sequences. Ratios are against the
     defaults and against the fastest one-at-a-time mode."""
     shipped = resolve(MODEL)
@@ -164,7 +164,7 @@ def bench_server(tmp: Path, n: int, concurrency: int) -> list[tuple]:
         gra_tps = sum(t for _, t in rows) / wall
 
         async def replay() -> int:
-            from gra.backends.openai import OpenAIBackend
+            from gra.models.backends.openai import OpenAIBackend
 
             b = OpenAIBackend(
                 "srv",

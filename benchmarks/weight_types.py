@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 from llama_cpp import Llama  # noqa: E402
 
-from gra import weights  # noqa: E402
-from gra.models import resolve, source_id  # noqa: E402
+from gra.models import weights  # noqa: E402
+from gra.models.registry import resolve, source_id  # noqa: E402
 
 DEV = ROOT / "benchmarks" / "data" / "review_dev.jsonl"
 EXTRA = {"q4_0": 2}  # measured only

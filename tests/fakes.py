@@ -6,8 +6,8 @@ import json
 import math
 import threading
 
-from gra.backends.base import ChatRequest, ChatResponse
-from gra.records import DIMENSIONS
+from gra.core.records import DIMENSIONS
+from gra.models.backends.base import ChatRequest, ChatResponse
 
 
 def scripted_reply(

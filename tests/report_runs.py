@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from gra.backends.base import ChatRequest, ChatResponse
-from gra.records import DIMENSIONS, Adjudication, Aggregate, CallInfo, Candidate, Review, Seed
-from gra.store import STORE_NAME, Store
+from gra.core.records import DIMENSIONS, Adjudication, Aggregate, CallInfo, Candidate, Review, Seed
+from gra.core.store import STORE_NAME, Store
+from gra.models.backends.base import ChatRequest, ChatResponse
 
 DOMAINS = ("math", "code", "writing", "reasoning", "everyday")
 GENERATORS = ("qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m")
@@ -290,7 +290,7 @@ def write_run(
     store.set_meta("wall_s", round(n * 0.9, 3))
     store.db.execute("COMMIT")
     if summary:
-        from gra.writer import write_outputs
+        from gra.synth.writer import write_outputs
 
         write_outputs(store, run_dir, [], {"status": "stopped", "stop_reason": "test run"})
     store.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gra.config import AggregateSettings
-from gra.records import DIMENSIONS, Review
-from gra.steps.aggregate import aggregate
+from gra.core.records import DIMENSIONS, Review
+from gra.council.steps.aggregate import aggregate
 
 S = AggregateSettings(accept_mean=7.0, reject_mean=5.0, max_std=1.5, min_valid_reviews=1)
 

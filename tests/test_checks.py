@@ -1050,7 +1050,7 @@ def test_run_tests_reports_each_assert_and_leaves_broken_code_unjudged():
 
 
 def test_write_tests_keeps_asserts_on_the_answers_functions():
-    from gra.steps import write_tests
+    from gra.council.steps import write_tests
 
     code = "import math\n\ndef area(r):\n    return math.pi * r * r\n\ndef _h():\n    pass\n"
     assert write_tests.defined_functions(code) == ["area"]
@@ -1074,8 +1074,8 @@ def test_write_tests_keeps_asserts_on_the_answers_functions():
 
 def test_code_tester_rejects_code_its_asserts_fail(tmp_path):
     from gra.config import load_config
-    from gra.datasets import Sample
-    from gra.review_dataset import review_samples
+    from gra.curate.review import review_samples
+    from gra.io.datasets import Sample
     from tests.fakes import FakeLoader
 
     task = "Write a Python function add(a, b) that adds two numbers."

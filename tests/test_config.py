@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gra.config import Config, load_config
-from gra.errors import UserError
+from gra.core.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 

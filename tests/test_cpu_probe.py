@@ -10,12 +10,12 @@ import subprocess
 
 import pytest
 
-from gra import cpu_probe, weights
 from gra.config import Config, ModelSettings
-from gra.cpu_probe import CpuCrash, Probe, choose, run_trial
-from gra.model_loading import model_id
-from gra.model_pool import ModelPool
-from gra.models import resolve
+from gra.council.pool import ModelPool
+from gra.models import cpu_probe, weights
+from gra.models.cpu_probe import CpuCrash, Probe, choose, run_trial
+from gra.models.loading import model_id
+from gra.models.registry import resolve
 from tests.councils import fast_roles
 from tests.runs import assert_user_error, synth_cmd
 from tests.servers import SEEDS

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gra.dataset_dedup import DedupOptions, DedupStats, dedup_samples
-from gra.datasets import Sample
+from gra.curate.dedup import DedupOptions, DedupStats, dedup_samples
+from gra.io.datasets import Sample
 from tests.runs import assert_user_error, run_gra
 
 LONG = "explain how a binary search tree keeps its keys ordered and why lookups are fast"

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from gra.datasets import load_samples, read_samples
-from gra.errors import UserError
+from gra.core.errors import UserError
+from gra.io.datasets import load_samples, read_samples
 
 
 def write(tmp_path, name, lines):

@@ -1,4 +1,4 @@
-"""Tests for gra.dedup: normalisation, shingles, MinHash and the near-duplicate index."""
+"""Tests for gra.curate.minhash: normalisation, shingles, MinHash and the near-duplicate index."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from gra.dedup import (
+from gra.curate.minhash import (
     MinHasher,
     NearDupIndex,
     estimate_jaccard,

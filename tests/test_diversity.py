@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gra import diversity as div
-from gra.cli import main
-from gra.commands import diversity as cmd
-from gra.dedup import normalize
-from gra.errors import UserError
+from gra.cli import diversity as cmd
+from gra.cli.app import main
+from gra.core.errors import UserError
+from gra.curate import diversity as div
+from gra.curate.minhash import normalize
 from tests.runs import gra_cmd
 
 # ---------------------------------------------------------------- helpers
@@ -47,7 +47,7 @@ class FakeEmbedder:
 
 @pytest.fixture
 def fake_embed(monkeypatch) -> FakeEmbedder:
-    """``gra.embed`` replaced by a module whose only embedder is FakeEmbedder."""
+    """``gra.curate.embed`` replaced by a module whose only embedder is FakeEmbedder."""
     emb = FakeEmbedder()
 
     def load_embedder(name: str = "fake-bow") -> FakeEmbedder:
@@ -55,10 +55,10 @@ def fake_embed(monkeypatch) -> FakeEmbedder:
             raise UserError(f"unknown embedder {name!r}", "--embedder")
         return emb
 
-    module = types.ModuleType("gra.embed")
+    module = types.ModuleType("gra.curate.embed")
     module.DEFAULT_EMBEDDER = "fake-bow"  # type: ignore[attr-defined]
     module.load_embedder = load_embedder  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gra.embed", module)
+    monkeypatch.setitem(sys.modules, "gra.curate.embed", module)
     return emb
 
 

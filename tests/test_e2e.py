@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gra.records import DIMENSIONS
+from gra.core.records import DIMENSIONS
 from tests.runs import gra_cmd, snapshot, synth_cmd
 
 pytestmark = pytest.mark.model

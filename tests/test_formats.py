@@ -1,4 +1,4 @@
-"""Tests for gra.formats: converters, atomic JSONL writing and export paths."""
+"""Tests for gra.io.formats: converters, atomic JSONL writing and export paths."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gra.formats import (
+from gra.io.formats import (
     FORMATS,
     convert,
     export,

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from gra.errors import UserError
-from gra.ifd import (
+from gra.core.errors import UserError
+from gra.ifd.scoring import (
     SKIP_EMPTY_INSTRUCTION,
     SKIP_EMPTY_RESPONSE,
     SKIP_SINGLE_TOKEN,
@@ -23,8 +23,8 @@ from gra.ifd import (
     load_scorer,
     skip_kind,
 )
-from gra.ifd_server import SKIP_NO_BOUNDARY, SKIP_NO_LOGPROB, ServerScorer, _response_loss
-from gra.models import resolve
+from gra.ifd.server import SKIP_NO_BOUNDARY, SKIP_NO_LOGPROB, ServerScorer, _response_loss
+from gra.models.registry import resolve
 from tests.servers import free_port, start_llama_server, stop
 
 MODEL = "smollm2-135m"

@@ -12,10 +12,10 @@ import json
 
 import pytest
 
-from gra.backends.base import CallFailed, ChatRequest, ChatResponse
-from gra.backends.llama_batch import BatchedLlamaBackend
-from gra.backends.llama_cpp import LlamaCppBackend
-from gra.models import resolve
+from gra.models.backends.base import CallFailed, ChatRequest, ChatResponse
+from gra.models.backends.llama_batch import BatchedLlamaBackend
+from gra.models.backends.llama_cpp import LlamaCppBackend
+from gra.models.registry import resolve
 
 pytestmark = pytest.mark.model
 
@@ -139,7 +139,7 @@ def test_seeded_sampling_does_not_depend_on_the_rest_of_the_batch(batched, singl
 def test_logprobs_are_the_same_from_both_backends_and_cover_the_reply(batched, single):
     """A review request with top logprobs: both embedded backends return the same
     OpenAI-style entries, one per generated token but the last, spelling the reply."""
-    from gra.steps import review
+    from gra.council.steps import review
 
     req = review.build(
         "What is 2 + 2?", "", "2 + 2 = 4.", max_tokens=90, temperature=0.0, seed=1, logprobs=5

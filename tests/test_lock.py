@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gra.lock import ProcessLock, lock_path
-from gra.store import Store
+from gra.core.lock import ProcessLock, lock_path
+from gra.core.store import Store
 from tests.runs import assert_user_error, gra_cmd, run_gra, synth_cmd
 from tests.servers import SEEDS, free_port, server_council, start_fake, stop
 
@@ -71,7 +71,7 @@ def test_a_held_store_stops_a_second_process_naming_the_holder(tmp_path):
     store = Store(tmp_path / "s.sqlite")
     try:
         code = (
-            "import sys; from gra.lock import Busy; from gra.store import Store\n"
+            "import sys; from gra.core.lock import Busy; from gra.core.store import Store\n"
             "try:\n    Store(sys.argv[1], busy_hint='or use another --out')\n"
             "except Busy as e:\n    print(e)\n"
         )

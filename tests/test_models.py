@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from gra import models
-from gra.errors import ModelUnavailable
-from gra.models import EMBEDDED, EmbeddedModel, embedded_path, resolve
+from gra.core.errors import ModelUnavailable
+from gra.models import registry as models
+from gra.models.registry import EMBEDDED, EmbeddedModel, embedded_path, resolve
 from tests.runs import synth_cmd
 
 
@@ -75,7 +75,7 @@ def test_unknown_spec_and_missing_path():
 
 def test_hf_spec_offline_is_one_line_error(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    code = "from gra.models import resolve; resolve('hf:someone/tiny-GGUF/tiny.Q4.gguf')"
+    code = "from gra.models.registry import resolve; resolve('hf:someone/tiny-GGUF/tiny.Q4.gguf')"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert p.returncode != 0 and "ModelUnavailable" in p.stderr
     assert "cannot download from the Hugging Face hub" in p.stderr

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from gra.config import load_config
-from gra.council import pick_adjudicator, pick_reviewers
-from gra.executor import Caller
-from gra.model_pool import ModelPool
-from gra.pipeline import Budget, Synth
-from gra.records import Seed
-from gra.store import Store
+from gra.core.records import Seed
+from gra.core.store import Store
+from gra.council.caller import Caller
+from gra.council.council import pick_adjudicator, pick_reviewers
+from gra.council.pool import ModelPool
+from gra.synth.pipeline import Budget, Synth
 from tests.fakes import FakeLoader
 
 SEEDS = [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gra.models import resolve
+from gra.models.registry import resolve
 from tests.councils import fast_roles
 from tests.runs import gra_cmd, snapshot, synth_cmd
 from tests.servers import free_port, start_llama_server, stop

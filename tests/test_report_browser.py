@@ -214,7 +214,7 @@ def test_half_way_and_empty_runs_render_without_errors(chromium, tmp_path):
     assert len(p.rows()) == 6 and all("unfinished" in r for r in p.rows())
     p.close()
 
-    from gra.store import Store
+    from gra.core.store import Store
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -8,11 +8,11 @@ import math
 import pytest
 
 from gra.config import load_config
-from gra.council import council_score, settled
-from gra.datasets import Sample
-from gra.records import DIMENSIONS, Adjudication, Aggregate, Candidate, Review
-from gra.review_dataset import review_samples, summarize
-from gra.steps import adjudicate, review
+from gra.core.records import DIMENSIONS, Adjudication, Aggregate, Candidate, Review
+from gra.council.council import council_score, settled
+from gra.council.steps import adjudicate, review
+from gra.curate.review import review_samples, summarize
+from gra.io.datasets import Sample
 from tests.fakes import FakeLoader
 from tests.runs import assert_user_error, run_gra
 

@@ -1,4 +1,4 @@
-"""Tests for gra.seeds: the three file formats, aliases, the shipped examples, errors."""
+"""Tests for gra.io.seeds: the three file formats, aliases, the shipped examples, errors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gra.errors import UserError
-from gra.records import Seed
-from gra.seeds import load_seeds, seed_domains
+from gra.core.errors import UserError
+from gra.core.records import Seed
+from gra.io.seeds import load_seeds, seed_domains
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "seeds.jsonl"
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from gra.datasets import Sample
-from gra.judge import read_score
-from gra.select import Scored, SelectOptions, alien_partners, choose, score_ifd
+from gra.curate.judge import read_score
+from gra.curate.select import Scored, SelectOptions, alien_partners, choose, score_ifd
+from gra.io.datasets import Sample
 from tests.runs import assert_user_error, run_gra
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gra.selection import budget_size, deita_greedy, facility_location, rank_by_score
+from gra.curate.subset import budget_size, deita_greedy, facility_location, rank_by_score
 
 
 def unit(rows) -> np.ndarray:

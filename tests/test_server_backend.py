@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from gra.backends.base import CallFailed, ChatRequest
-from gra.backends.openai import OpenAIBackend
+from gra.models.backends.base import CallFailed, ChatRequest
+from gra.models.backends.openai import OpenAIBackend
 from tests.runs import gra_cmd, synth_cmd
 from tests.servers import SEEDS, free_port, server_council, start_fake, stop
 

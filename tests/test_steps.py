@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from gra import templates
-from gra.records import DIMENSIONS, Review, Seed
-from gra.steps import adjudicate, generate, review, tag
-from gra.steps.common import ParseError, derive_seed, parse_object
+from gra.core import templates
+from gra.core.records import DIMENSIONS, Review, Seed
+from gra.council.steps import adjudicate, generate, review, tag
+from gra.council.steps.common import ParseError, derive_seed, parse_object
 
 
 def test_every_template_has_a_version_and_renders():

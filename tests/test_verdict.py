@@ -10,14 +10,14 @@ import random
 import pytest
 import yaml
 
-from gra import verdict
-from gra.calibrate import calibrate, label_of, write_config
 from gra.config import load_config
-from gra.council import council_score
-from gra.datasets import Sample
-from gra.errors import UserError
-from gra.review_dataset import review_samples
-from gra.steps import judge_yes
+from gra.core.errors import UserError
+from gra.council import verdict
+from gra.council.council import council_score
+from gra.council.steps import judge_yes
+from gra.curate.calibrate import calibrate, label_of, write_config
+from gra.curate.review import review_samples
+from gra.io.datasets import Sample
 from tests.fakes import FakeLoader
 from tests.runs import assert_user_error, run_gra
 
@@ -139,7 +139,7 @@ def labeled(tmp_path, n=24):
 
 
 def test_calibrate_fits_and_writes_the_config(tmp_path):
-    from gra.datasets import load_samples
+    from gra.io.datasets import load_samples
 
     samples = load_samples(labeled(tmp_path))
     loader = FakeLoader(score=lambda req: 8 if "clear, correct" in req.messages[-1][1] else 3)
@@ -182,7 +182,7 @@ class FakeLossScorer:
         self.closed = False
 
     def losses(self, items):
-        from gra.ifd import ResponseLoss
+        from gra.ifd.scoring import ResponseLoss
 
         self.batches.append(len(items))
         return [
@@ -197,13 +197,13 @@ class FakeLossScorer:
 def test_loss_signal_batches_concurrent_asks_and_feeds_the_verdict(tmp_path):
     import asyncio
 
-    from gra.council import Council
-    from gra.executor import Caller
-    from gra.loss_signal import MISSING, LossSignals
-    from gra.model_loading import untuned
-    from gra.model_pool import ModelPool
-    from gra.records import Candidate
-    from gra.store import Store
+    from gra.core.records import Candidate
+    from gra.core.store import Store
+    from gra.council.caller import Caller
+    from gra.council.council import Council
+    from gra.council.loss_signal import MISSING, LossSignals
+    from gra.council.pool import ModelPool
+    from gra.models.loading import untuned
 
     scorer = FakeLossScorer()
     cfg = load_config(
@@ -237,7 +237,7 @@ def test_loss_signal_batches_concurrent_asks_and_feeds_the_verdict(tmp_path):
 def test_loss_signal_with_the_embedded_model():
     import asyncio
 
-    from gra.loss_signal import MISSING, LossSignals
+    from gra.council.loss_signal import MISSING, LossSignals
 
     cfg = load_config(data={"aggregate": {**ONE_JUDGE, "loss_models": ["smollm2-135m"]}})
     losses = LossSignals(cfg)

@@ -8,12 +8,12 @@ import struct
 
 import pytest
 
-from gra import weights
-from gra.backends.base import ChatRequest
 from gra.config import ModelSettings, load_config
-from gra.errors import ModelUnavailable, UserError
-from gra.model_loading import load_backend, model_id, weight_type
-from gra.models import EMBEDDED, resolve
+from gra.core.errors import ModelUnavailable, UserError
+from gra.models import weights
+from gra.models.backends.base import ChatRequest
+from gra.models.loading import load_backend, model_id, weight_type
+from gra.models.registry import EMBEDDED, resolve
 
 
 def _string(s: str) -> bytes:

@@ -1,3 +1,3 @@
-from .cli import main
+from gra.cli.app import main
 
 main()

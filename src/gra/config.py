@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from .checks import check_names
-from .errors import UserError
-from .model_settings import ModelSettings
-from .models import EMBEDDED
-from .weights import CHOICES as WEIGHT_CHOICES
+from gra.checks import check_names
+from gra.core.errors import UserError
+from gra.models.registry import EMBEDDED
+from gra.models.settings import ModelSettings
+from gra.models.weights import CHOICES as WEIGHT_CHOICES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,7 +44,7 @@ DEFAULT_WEIGHTS = {
 }
 DEFAULT_BIAS = 0.4228
 DEFAULT_ACCEPT_P = 0.3935
-#: signals gra.verdict computes from the text alone (no model)
+#: signals gra.council.verdict computes from the text alone (no model)
 BASE_SIGNALS = ("words", "code", "question")
 
 
@@ -99,14 +99,14 @@ class ReviewSettings:
 
 @dataclass
 class AggregateSettings:
-    # calibrated: p(good) from weighed signals (gra.verdict; fit them on your labels with
+    # calibrated: p(good) from weighed signals (gra.council.verdict; fit them on your labels with
     # `gra calibrate`) | mean_std: the paper's rule over the reviewers' rubric scores
     # (mean and spread -> accept / reject / adjudicate, thresholds below)
     rule: str = "calibrated"
     # calibrated rule: models asked for a one-token yes/no judgement (signal yes:MODEL)
     judges: list[str] = field(default_factory=lambda: list(DEFAULT_JUDGES))
     # calibrated rule: models whose mean token loss of the response after its instruction
-    # is a signal (loss:MODEL; gra.loss_signal)
+    # is a signal (loss:MODEL; gra.council.loss_signal)
     loss_models: list[str] = field(default_factory=lambda: list(DEFAULT_LOSS_MODELS))
     # calibrated rule: signal -> weight, and the bias (fitted by gra calibrate on
     # benchmarks/data; docs/review.md); a "rubric" weight other than 0 also asks the reviewers
@@ -225,7 +225,7 @@ class Config:
         return dataclasses.asdict(self)
 
 
-#: gra review's stages, in run order (gra.review_dataset).
+#: gra review's stages, in run order (gra.curate.review).
 STAGES = ("checks", "mismatch", "council", "adjudicator")
 
 
@@ -412,7 +412,7 @@ def _check(cfg: Config, where: str) -> None:
         )
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path) -> dict[str, Any]:
     where = str(path)
     if not path.is_file():
         raise UserError("config file not found", where)
@@ -446,7 +446,7 @@ def load_config(path: str | Path | None = None, data: dict[str, Any] | None = No
     where = str(path) if path else "config"
     merged: dict[str, Any] = {}
     if path is not None:
-        merged = _read(Path(path))
+        merged = read_config_file(Path(path))
     if data:
         merged = _deep_merge(merged, data)
     cfg = _build(Config, merged, where, "")

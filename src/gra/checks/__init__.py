@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .arithmetic import CHECKS as ARITHMETIC_CHECKS
-from .arithmetic import DESCRIPTIONS as ARITHMETIC_DESCRIPTIONS
-from .base import CheckResult, CheckSettings, Sample
-from .code_run import CHECKS as CODE_RUN_CHECKS
-from .code_run import DESCRIPTIONS as CODE_RUN_DESCRIPTIONS
-from .constraints import Constraint, parse_constraints
-from .format import FORMAT_CHECKS
-from .task import CHECKS as TASK_CHECKS
-from .task import DESCRIPTIONS as TASK_DESCRIPTIONS
-from .text import (
+from gra.checks.arithmetic import CHECKS as ARITHMETIC_CHECKS
+from gra.checks.arithmetic import DESCRIPTIONS as ARITHMETIC_DESCRIPTIONS
+from gra.checks.base import CheckResult, CheckSettings, Sample
+from gra.checks.code_run import CHECKS as CODE_RUN_CHECKS
+from gra.checks.code_run import DESCRIPTIONS as CODE_RUN_DESCRIPTIONS
+from gra.checks.constraints import Constraint, parse_constraints
+from gra.checks.format import FORMAT_CHECKS
+from gra.checks.task import CHECKS as TASK_CHECKS
+from gra.checks.task import DESCRIPTIONS as TASK_DESCRIPTIONS
+from gra.checks.text import (
     code_syntax,
     empty,
     empty_response,
@@ -50,7 +50,7 @@ __all__ = [
 Check = Callable[[Sample], "str | None"]
 
 # name -> check; run in this order. The first four names are those of the synth pipeline's
-# original checks (gra.steps.checks), so run summaries stay comparable.
+# original checks (gra.council.steps.checks), so run summaries stay comparable.
 CHECKS: dict[str, Check] = {
     "response_error": response_error,
     "empty_response": empty_response,
@@ -115,7 +115,7 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 #: Checks that need a model: they run outside ``run_checks`` (``gra review``'s mismatch
-#: stage, gra.review_dataset) but are named, and turned off, like the others.
+#: stage, gra.curate.review) but are named, and turned off, like the others.
 MODEL_CHECKS: dict[str, str] = {
     "mismatch": "a small model finds the response no likelier after its own instruction "
     "than after another sample's (a response to a different instruction)",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Sample
+from gra.checks.base import Sample
 
 _NUM = r"-?\d+(?:,\d{3})*(?:\.\d+)?"
 _OP = r"[-+*/]"

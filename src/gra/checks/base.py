@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 
-from .constraints import Constraint, parse_constraints
-from .normalize import ALNUM, normalize_quotes
+from gra.checks.constraints import Constraint, parse_constraints
+from gra.checks.normalize import ALNUM, normalize_quotes
 
 
 @dataclass(frozen=True)

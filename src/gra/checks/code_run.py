@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 
-from .base import Sample
-from .text import python_blocks
+from gra.checks.base import Sample
+from gra.checks.text import python_blocks
 
 TIMEOUT_S = 5.0
 MEMORY_BYTES = 1 << 30

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .normalize import normalize_quotes
+from gra.checks.normalize import normalize_quotes
 
 
 @dataclass(frozen=True)

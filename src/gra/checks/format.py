@@ -7,9 +7,9 @@ import json
 import math
 import re
 
-from .base import Sample
-from .constraints import Constraint
-from .normalize import ALNUM, normalize_quotes
+from gra.checks.base import Sample
+from gra.checks.constraints import Constraint
+from gra.checks.normalize import ALNUM, normalize_quotes
 
 # --------------------------------------------------------------------------- helpers
 

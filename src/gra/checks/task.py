@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 
-from .base import Sample
+from gra.checks.base import Sample
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -31,7 +31,7 @@ LEAK_RUN = 4  # words in a row shared with a generation prompt's own instruction
 def _prompt_runs() -> frozenset[tuple[str, ...]]:
     """Word runs of the generation prompts' instructions: their text without template
     expressions and without the worked examples (a real task may well look like those)."""
-    from ..templates import source
+    from gra.core.templates import source
 
     runs: set[tuple[str, ...]] = set()
     for name in ("generate", "evolve"):

@@ -10,7 +10,7 @@ import ast
 import re
 from collections import Counter
 
-from .base import ALNUM, Sample, normalize_quotes
+from gra.checks.base import ALNUM, Sample, normalize_quotes
 
 # --------------------------------------------------------------------------- legacy checks
 

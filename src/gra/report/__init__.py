@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..store import STORE_NAME, Store
-from .data import DEFAULT_MAP_POINTS, gather
-from .render import render
+from gra.core.errors import UserError
+from gra.core.store import STORE_NAME, Store
+from gra.report.data import DEFAULT_MAP_POINTS, gather
+from gra.report.render import render
 
 REPORT_NAME = "report.html"
 
@@ -25,7 +25,7 @@ def load_embedder_or_note(embeddings: bool, name: str | None) -> tuple[Any, str]
     if not embeddings:
         return None, "skipped (--no-embeddings)"
     try:
-        from ..embed import DEFAULT_EMBEDDER, load_embedder
+        from gra.curate.embed import DEFAULT_EMBEDDER, load_embedder
 
         return load_embedder(name or DEFAULT_EMBEDDER), ""
     except Exception as e:  # noqa: BLE001 - the page says so instead of failing
@@ -47,7 +47,7 @@ def build_report(
 
     ``embedder`` (an object with ``name``, ``dim`` and ``embed(texts)``) replaces
     loading ``embedder_name``; ``progress`` gets a line before the slow part."""
-    from ..formats import _write_atomic
+    from gra.io.formats import write_text_atomic
 
     run_dir = Path(run_dir)
     if not (run_dir / STORE_NAME).is_file():
@@ -71,5 +71,5 @@ def build_report(
         )
     finally:
         store.close()
-    _write_atomic(out, [render(data)])
+    write_text_atomic(out, render(data))
     return out

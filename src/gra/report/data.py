@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..datasets import Sample, sample_text
-from ..diversity import (
+from gra import __version__
+from gra.core.records import DIMENSIONS, Candidate, Review, Seed
+from gra.core.store import Store
+from gra.curate.diversity import (
     DEFAULT_BLEU_SAMPLE,
     METHODS,
     Embedder,
@@ -33,9 +34,8 @@ from ..diversity import (
     tokenize,
     vendi_score,
 )
-from ..records import DIMENSIONS, Candidate, Review, Seed
-from ..store import Store
-from ..writer import summarize
+from gra.io.datasets import Sample, sample_text
+from gra.synth.writer import summarize
 
 SCORE_EDGES = [1.0 + 0.5 * i for i in range(19)]  # 18 bins of 0.5 over 1..10
 STD_EDGES = [0.25 * i for i in range(19)]  # 18 bins of 0.25 over 0..4.5 (the largest std of 1..10)

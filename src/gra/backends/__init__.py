@@ -1,5 +1,0 @@
-"""Backends decide how a model is called; see ``base.Backend``."""
-
-from .base import Backend, ChatRequest, ChatResponse
-
-__all__ = ["Backend", "ChatRequest", "ChatResponse"]

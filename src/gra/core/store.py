@@ -1,0 +1,219 @@
+"""The run store: one SQLite file per run directory.
+
+It holds every model call (request hash -> response, tokens, latency), every
+candidate's state, seed tags and run metadata. Resuming a run replays it:
+a request whose hash is already here is answered from the store, never sent
+to a model again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from gra.core.calls import ChatRequest, ChatResponse
+from gra.core.lock import ProcessLock, lock_path
+from gra.core.records import Candidate
+
+STORE_NAME = "run.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calls (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    role TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    finish_reason TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_s REAL NOT NULL,
+    live_calls INTEGER NOT NULL DEFAULT 1,
+    session INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (
+    key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    role TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    recovered INTEGER NOT NULL,
+    session INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    idx INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    record TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+class Store:
+    """``lock``: hold the store for this process alone (``gra.core.lock``) until ``close``;
+    a second process opening it stops at once, naming the holder (``busy_hint`` says
+    what else the user can do). Readers that write nothing (the report) pass False."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        new_session: bool = True,
+        *,
+        lock: bool = True,
+        busy_hint: str = "",
+    ):
+        self.path = Path(path)
+        self._lock = ProcessLock(lock_path(self.path), str(self.path), busy_hint) if lock else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._open(new_session)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, new_session: bool) -> None:
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        self.session = int(self.get_meta("sessions") or 0) + new_session
+        self.set_meta("sessions", self.session)
+
+    def close(self) -> None:
+        self.db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    # meta -----------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    # calls ----------------------------------------------------------------
+    def get_call(self, key: str) -> ChatResponse | None:
+        row = self.db.execute("SELECT response FROM calls WHERE key=?", (key,)).fetchone()
+        return ChatResponse.from_dict(json.loads(row[0])) if row else None
+
+    def put_call(
+        self,
+        key: str,
+        model: str,
+        role: str,
+        prompt: str,
+        request: ChatRequest,
+        response: ChatResponse,
+    ) -> None:
+        """Record a completed live call; ``live_calls`` counts repeats (should stay 1)."""
+        self.db.execute(
+            "INSERT INTO calls(key, model, role, prompt, request, response, finish_reason,"
+            " prompt_tokens, completion_tokens, latency_s, session, created_at)"
+            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(key) DO UPDATE SET live_calls = live_calls + 1,"
+            " response=excluded.response",
+            (
+                key,
+                model,
+                role,
+                prompt,
+                json.dumps(request.to_dict()),
+                json.dumps(response.to_dict()),
+                response.finish_reason,
+                response.prompt_tokens,
+                response.completion_tokens,
+                response.latency_s,
+                self.session,
+                time.time(),
+            ),
+        )
+
+    def put_failure(
+        self,
+        key: str,
+        model: str,
+        role: str,
+        prompt: str,
+        attempt: int,
+        error: str,
+        recovered: bool,
+    ) -> None:
+        """A failed try at a call: ``recovered`` when a later retry of it succeeded."""
+        self.db.execute(
+            "INSERT INTO failures(key, model, role, prompt, attempt, error, recovered, session,"
+            " created_at) VALUES(?,?,?,?,?,?,?,?,?)",
+            (key, model, role, prompt, attempt, error, int(recovered), self.session, time.time()),
+        )
+
+    def failure_counts(self) -> dict[str, int]:
+        """Failed tries, and the calls they belong to: recovered by a retry, or given up."""
+        tries, recovered, given_up = self.db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN recovered=1 THEN key END),"
+            " COUNT(DISTINCT CASE WHEN recovered=0 THEN key END) FROM failures"
+        ).fetchone()
+        return {"failed_tries": tries, "calls_recovered": recovered, "calls_given_up": given_up}
+
+    def total_tokens(self) -> int:
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM calls"
+        ).fetchone()
+        return int(row[0])
+
+    def usage_by(self, column: str) -> dict[str, dict[str, float]]:
+        """Calls, tokens and model time grouped by ``role`` or ``model``."""
+        assert column in ("role", "model")
+        rows = self.db.execute(
+            f"SELECT {column}, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
+            f" SUM(latency_s) FROM calls GROUP BY {column} ORDER BY {column}"
+        ).fetchall()
+        return {
+            r[0]: {
+                "calls": r[1],
+                "prompt_tokens": r[2],
+                "completion_tokens": r[3],
+                "model_time_s": round(r[4], 3),
+            }
+            for r in rows
+        }
+
+    # candidates -----------------------------------------------------------
+    def save_candidate(self, c: Candidate) -> None:
+        self.db.execute(
+            "INSERT INTO candidates(idx, state, record, updated_at) VALUES(?,?,?,?)"
+            " ON CONFLICT(idx) DO UPDATE SET state=excluded.state, record=excluded.record,"
+            " updated_at=excluded.updated_at",
+            (c.idx, c.state, json.dumps(c.to_dict(), ensure_ascii=False), time.time()),
+        )
+
+    def candidates(self, state: str | None = None) -> list[Candidate]:
+        sql = "SELECT record FROM candidates"
+        args: tuple = ()
+        if state is not None:
+            sql += " WHERE state=?"
+            args = (state,)
+        rows = self.db.execute(sql + " ORDER BY idx", args).fetchall()
+        return [Candidate.from_dict(json.loads(r[0])) for r in rows]
+
+    def state_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT state, COUNT(*) FROM candidates GROUP BY state")
+        return dict(rows.fetchall())

@@ -1,0 +1,264 @@
+"""Read instruction/response samples from any common dataset file, streaming.
+
+``gra select``, ``gra dedup``, ``gra diversity`` and ``gra review`` work on gra's own
+output and on a user's data alike. Accepted shapes, per record:
+
+- flat fields, as in gra's ``data.jsonl``, Alpaca or our seed files: ``instruction``
+  (or ``prompt``, ``question``), optional ``input``, and ``response`` (or ``output``,
+  ``answer``, ``completion``);
+- ShareGPT: ``conversations``: ``[{"from": "human"|"gpt"|"system", "value": ...}]``;
+- OpenAI chat: ``messages``: ``[{"role": "user"|"assistant"|"system", "content": ...}]``.
+
+For a conversation the sample is its last user turn and the assistant turn that
+answers it; earlier turns stay in ``record`` (and in any output written from it).
+
+Files are ``.jsonl`` (read line by line, so memory does not grow with the file) or
+``.json`` (a list, or an object with the list under ``data``). Every problem is a
+``UserError`` naming ``path:LINE`` (``path`` and ``item N`` for ``.json``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gra.core.errors import UserError
+from gra.io.seeds import ALIASES, _describe, _names, _q, json_line
+
+__all__ = [
+    "TEXT_FIELDS",
+    "Sample",
+    "check_dataset_path",
+    "load_samples",
+    "read_samples",
+    "sample_text",
+]
+
+_USER = {"human", "user"}
+_ASSISTANT = {"gpt", "assistant", "model", "bot"}
+
+
+def user_prompt(instruction: str, input_text: str) -> str:
+    """Instruction and input as one user turn (the instruction alone when no input)."""
+    return f"{instruction}\n\n{input_text}" if input_text else instruction
+
+
+@dataclass
+class Sample:
+    """One instruction/response pair and where it came from.
+
+    ``instruction`` includes nothing but the instruction; ``input`` is Alpaca's
+    context (empty when absent); ``prompt`` joins them as a user turn would.
+    ``record`` is the original JSON object, kept so outputs carry every field.
+    """
+
+    id: str
+    instruction: str
+    response: str
+    input: str = ""
+    domain: str = ""
+    generator: str = ""
+    where: str = ""
+    record: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def prompt(self) -> str:
+        return user_prompt(self.instruction, self.input)
+
+    @property
+    def text(self) -> str:
+        """Instruction, input and response as one text (for n-gram and embedding work)."""
+        return f"{self.prompt}\n{self.response}"
+
+
+#: The parts of a sample a command can measure or compare.
+TEXT_FIELDS = ("text", "instruction", "response")
+
+
+def sample_text(sample: Sample, field: str) -> str:
+    """``text`` (instruction, input and response), ``instruction`` (the user turn:
+    instruction and any Alpaca input) or ``response``."""
+    if field == "text":
+        return sample.text
+    if field == "instruction":
+        return sample.prompt
+    if field == "response":
+        return sample.response
+    raise ValueError(f"field must be one of {', '.join(TEXT_FIELDS)}, got {field!r}")
+
+
+def check_dataset_path(path: str | Path) -> Path:
+    """The path, if it names a readable ``.jsonl`` or ``.json`` file; else a UserError."""
+    where = str(path)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise UserError("data file not found; check the path", where)
+    if p.is_dir():
+        raise UserError("is a directory; give the path of a .jsonl or .json file", where)
+    if p.suffix.lower() not in (".jsonl", ".json"):
+        kind = f'"{p.suffix}"' if p.suffix else "no extension"
+        raise UserError(f"unsupported data file type ({kind}); use .jsonl or .json", where)
+    return p
+
+
+def read_samples(path: str | Path) -> Iterator[Sample]:
+    """Yield the file's samples in order. Ids default to ``<file stem>:<line>``;
+    a repeated id is an error (outputs and score caches are keyed by id)."""
+    p = check_dataset_path(path)
+    seen: dict[str, str] = {}
+    reader = _jsonl_objects if p.suffix.lower() == ".jsonl" else _json_objects
+    empty = True
+    for where, n, obj in reader(p, str(path)):
+        empty = False
+        sample = _to_sample(obj, where, f"{p.stem}:{n}")
+        first = seen.get(sample.id)
+        if first is not None:
+            raise UserError(
+                f"duplicate id {_q(sample.id)}, first seen at {first}; give every sample "
+                "a unique id (or drop the ids to number samples by line)",
+                where,
+            )
+        seen[sample.id] = where
+        yield sample
+    if empty:
+        raise UserError("data file has no records; add one JSON object per line", str(path))
+
+
+def load_samples(path: str | Path) -> list[Sample]:
+    """All samples of a file, as a list (see ``read_samples``)."""
+    return list(read_samples(path))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _jsonl_objects(p: Path, path: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    try:
+        f = p.open("rb")
+    except OSError as e:
+        raise UserError(f"cannot read ({e.strerror or e}); check its permissions", path) from None
+    with f:
+        first = True
+        for n, raw in enumerate(f, start=1):
+            if n == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            where = f"{path}:{n}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserError("not valid UTF-8; save the file as UTF-8", where) from None
+            if not line.strip():
+                continue
+            value = json_line(line, where, first)
+            first = False
+            yield where, n, _object(value, where)
+
+
+def _json_objects(p: Path, path: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise UserError(f"cannot read ({e.strerror or e}); check its permissions", path) from None
+    except UnicodeDecodeError:
+        raise UserError("not valid UTF-8; save the file as UTF-8", path) from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        hint = "a file with one object per line should be named .jsonl"
+        hint = hint if e.msg == "Extra data" else "fix the syntax"
+        raise UserError(f"not valid JSON ({e.msg}); {hint}", f"{path}:{e.lineno}") from None
+    if isinstance(value, dict) and isinstance(value.get("data"), list):
+        value = value["data"]
+    if not isinstance(value, list):
+        raise UserError(
+            f'expected a list of sample objects (or {{"data": [...]}}), got {_describe(value)}',
+            path,
+        )
+    for n, item in enumerate(value, start=1):
+        yield f"{path}: item {n}", n, _object(item, f"{path}: item {n}")
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UserError(
+            "expected a JSON object with instruction and response (or conversations, or "
+            f"messages), got {_describe(value)}",
+            where,
+        )
+    return value
+
+
+# ---------------------------------------------------------------- fields
+
+
+def _to_sample(obj: dict[str, Any], where: str, default_id: str) -> Sample:
+    if "conversations" in obj:
+        instruction, response = _last_exchange(obj["conversations"], "from", "value", where)
+        input_text = ""
+    elif "messages" in obj:
+        instruction, response = _last_exchange(obj["messages"], "role", "content", where)
+        input_text = ""
+    else:
+        instruction = _field(obj, "instruction", where, required=True)
+        response = _field(obj, "response", where, required=True)
+        input_text = _field(obj, "input", where, required=False)
+    sid = obj.get("id")
+    if isinstance(sid, bool) or not isinstance(sid, (str, int, type(None))):
+        raise UserError(f'"id" must be a string or an integer, not {_describe(sid)}', where)
+    provenance = obj.get("provenance")
+    generator = provenance.get("generator", "") if isinstance(provenance, dict) else ""
+    domain = obj.get("domain") or obj.get("category") or ""
+    return Sample(
+        id=str(sid).strip() if sid is not None and str(sid).strip() else default_id,
+        instruction=instruction,
+        response=response,
+        input=input_text,
+        domain=domain if isinstance(domain, str) else "",
+        generator=generator if isinstance(generator, str) else "",
+        where=where,
+        record=obj,
+    )
+
+
+def _field(obj: dict[str, Any], name: str, where: str, required: bool) -> str:
+    for alias in ALIASES[name]:
+        if alias in obj and obj[alias] is not None:
+            value = obj[alias]
+            if not isinstance(value, str):
+                raise UserError(f"{_q(alias)} must be a string, not {_describe(value)}", where)
+            return value.strip() if name != "input" else value.rstrip()
+    if required:
+        raise UserError(
+            f"no {_q(name)} field (nor {', '.join(_q(a) for a in ALIASES[name][1:])}, "
+            f'"conversations" or "messages"); fields present: {_names(obj)}',
+            where,
+        )
+    return ""
+
+
+def _last_exchange(turns: Any, role_key: str, text_key: str, where: str) -> tuple[str, str]:
+    """The last user turn that an assistant turn answers, and that answer."""
+    if not isinstance(turns, list):
+        raise UserError(f"conversation must be a list of turns, not {_describe(turns)}", where)
+    roles: list[tuple[str, str]] = []
+    for i, turn in enumerate(turns, start=1):
+        if not isinstance(turn, dict):
+            raise UserError(f"turn {i} must be an object, not {_describe(turn)}", where)
+        role, text = turn.get(role_key), turn.get(text_key)
+        if not isinstance(role, str) or not isinstance(text, str):
+            raise UserError(
+                f"turn {i} needs string {_q(role_key)} and {_q(text_key)} fields", where
+            )
+        roles.append((role.lower(), text.strip()))
+    for i in range(len(roles) - 1, 0, -1):
+        if roles[i][0] in _ASSISTANT and roles[i - 1][0] in _USER:
+            return roles[i - 1][1], roles[i][1]
+    raise UserError(
+        "conversation has no user turn followed by an assistant turn; "
+        f"roles found: {_names(r for r, _ in roles)}",
+        where,
+    )
