@@ -1,4 +1,13 @@
-"""The run store: one SQLite file per run directory.
+"""gra's SQLite files, and the run store.
+
+Every SQLite file gra writes -- a run's ``run.sqlite``, the call caches of ``gra review``
+and ``gra select``, the IFD score cache -- is a ``SQLiteStore``: held by one process at a
+time (``gra.core.lock``), in WAL mode, with an ordered list of named migrations applied on
+open. ``PRAGMA user_version`` counts the migrations a file has, so a file written by an
+older gra gets the ones it lacks, each in its own transaction, and a file written by a
+newer gra is refused with one line.
+
+The run store (``Store``) is one SQLite file per run directory.
 
 It holds every model call (request hash -> response, tokens, latency), every
 candidate's state, seed tags and run metadata. Resuming a run replays it:
@@ -11,10 +20,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gra.core.calls import ChatRequest, ChatResponse
+from gra.core.errors import UserError
 from gra.core.lock import ProcessLock, lock_path
 from gra.core.records import Candidate
 
@@ -58,10 +69,77 @@ CREATE TABLE IF NOT EXISTS candidates (
 """
 
 
-class Store:
-    """``lock``: hold the store for this process alone (``gra.core.lock``) until ``close``;
-    a second process opening it stops at once, naming the holder (``busy_hint`` says
-    what else the user can do). Readers that write nothing (the report) pass False."""
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str  # one or more statements
+
+
+class SQLiteStore:
+    """One SQLite file gra writes (module doc). ``lock``: hold the file for this process
+    alone until ``close``; a second process opening it stops at once, naming the holder
+    (``busy_hint`` says what else the user can do). Readers that write nothing (the
+    report) pass False. Subclasses list their ``MIGRATIONS``; never edit or reorder one
+    that has shipped, append a new one."""
+
+    MIGRATIONS: tuple[Migration, ...] = ()
+    KIND = "store"  # what the file is, in error messages
+
+    def __init__(self, path: str | Path, *, lock: bool = True, busy_hint: str = ""):
+        self.path = Path(path)
+        self._lock = ProcessLock(lock_path(self.path), str(self.path), busy_hint) if lock else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.migrate()
+            except BaseException:
+                self.db.close()
+                raise
+        except sqlite3.Error as e:
+            self._release()
+            raise UserError(f"cannot open the {self.KIND} ({e})", str(self.path)) from None
+        except BaseException:
+            self._release()
+            raise
+
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations this file lacks, in order; the names applied."""
+        have = self.schema_version()
+        if have > len(self.MIGRATIONS):
+            raise UserError(
+                f"written by a newer gra (schema {have}; this gra knows "
+                f"{len(self.MIGRATIONS)}): upgrade gra to open it",
+                str(self.path),
+            )
+        applied = []
+        for n, m in enumerate(self.MIGRATIONS[have:], start=have + 1):
+            self.db.executescript(f"BEGIN;\n{m.sql}\nPRAGMA user_version = {n};\nCOMMIT;")
+            applied.append(m.name)
+        return applied
+
+    def close(self) -> None:
+        self.db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+
+class Store(SQLiteStore):
+    """The run store (module doc): model calls, failed tries, candidates, run metadata.
+    The call caches of ``gra review`` and ``gra select`` are Stores too (their candidates
+    table stays empty)."""
+
+    MIGRATIONS = (Migration("calls, failures, candidates and meta", _SCHEMA),)
+    KIND = "gra store"
 
     def __init__(
         self,
@@ -71,33 +149,15 @@ class Store:
         lock: bool = True,
         busy_hint: str = "",
     ):
-        self.path = Path(path)
-        self._lock = ProcessLock(lock_path(self.path), str(self.path), busy_hint) if lock else None
-        if self._lock is not None:
-            self._lock.acquire()
+        super().__init__(path, lock=lock, busy_hint=busy_hint)
         try:
-            self._open(new_session)
+            if self.get_meta("schema_version") is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+            self.session = int(self.get_meta("sessions") or 0) + new_session
+            self.set_meta("sessions", self.session)
         except BaseException:
-            self._release()
+            self.close()
             raise
-
-    def _open(self, new_session: bool) -> None:
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        if self.get_meta("schema_version") is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        self.session = int(self.get_meta("sessions") or 0) + new_session
-        self.set_meta("sessions", self.session)
-
-    def close(self) -> None:
-        self.db.close()
-        self._release()
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
 
     # meta -----------------------------------------------------------------
     def get_meta(self, key: str) -> Any:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from gra.core.errors import UserError
-from gra.core.lock import ProcessLock, lock_path
+from gra.core.store import Migration, SQLiteStore
 from gra.ifd.loss import ResponseLoss
 from gra.ifd.passes import (
     SKIP_EMPTY_INSTRUCTION,
@@ -239,6 +238,13 @@ CREATE TABLE IF NOT EXISTS ifd_losses (
 """
 
 
+class LossCacheFile(SQLiteStore):
+    """The IFD score cache's SQLite file (gra.core.store: locked, migrated on open)."""
+
+    MIGRATIONS = (Migration("ifd_losses", _CACHE_SCHEMA),)
+    KIND = "IFD score cache"
+
+
 def default_cache_path() -> Path:
     from gra.models.registry import cache_dir
 
@@ -270,17 +276,8 @@ class CachedScorer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.commit_every = max(1, commit_every)
         # one process per cache file (gra.core.lock): a second one would score the same passes
-        self._lock = ProcessLock(lock_path(self.path), str(self.path), busy_hint).acquire()
-        try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_CACHE_SCHEMA)
-        except sqlite3.Error as e:
-            self._lock.release()
-            raise UserError(
-                f"cannot open the IFD score cache ({e})", where=str(self.path)
-            ) from None
+        self.file = LossCacheFile(self.path, busy_hint=busy_hint)
+        self.db = self.file.db
         numerics = getattr(scorer, "numerics", "")
         self.model_key = f"{scorer.model_id}|{numerics}" if numerics else scorer.model_id
         self.hits = 0
@@ -353,6 +350,5 @@ class CachedScorer:
         return [found[k] for k in keys]
 
     def close(self) -> None:
-        self.db.close()
-        self._lock.release()
+        self.file.close()
         self.scorer.close()

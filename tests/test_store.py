@@ -1,0 +1,81 @@
+"""gra's SQLite files: ordered migrations applied on open, old files upgraded in place,
+files from a newer gra refused with one line."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gra.core.errors import UserError
+from gra.core.store import Migration, SQLiteStore, Store
+from gra.ifd.scoring import LossCacheFile
+
+FIXTURE_STORE = Path(__file__).parent / "fixtures" / "run_before_refactor" / "run.sqlite"
+
+
+class Notes(SQLiteStore):
+    MIGRATIONS = (
+        Migration("notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL);"),
+        Migration("notes.author", "ALTER TABLE notes ADD COLUMN author TEXT NOT NULL DEFAULT '';"),
+    )
+
+
+class OldNotes(SQLiteStore):  # what an older gra knew
+    MIGRATIONS = Notes.MIGRATIONS[:1]
+
+
+def test_migrations_run_in_order_once_and_upgrade_an_older_file(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    old = OldNotes(path)
+    assert old.schema_version() == 1
+    old.db.execute("INSERT INTO notes(text) VALUES ('kept')")
+    old.close()
+
+    new = Notes(path)
+    assert new.schema_version() == 2
+    assert new.db.execute("SELECT text, author FROM notes").fetchall() == [("kept", "")]
+    assert new.migrate() == []  # nothing left to apply
+    new.close()
+    again = Notes(path)  # a second open applies nothing (ALTER TABLE twice would fail)
+    assert again.schema_version() == 2
+    again.close()
+
+
+def test_a_file_from_a_newer_gra_is_refused_with_one_line(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    Notes(path).close()
+    with pytest.raises(UserError) as e:
+        OldNotes(path)
+    assert "newer gra" in str(e.value) and e.value.where == str(path)
+    Notes(path).close()
+
+
+def test_not_a_database_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "run.sqlite"
+    path.write_text("not sqlite at all, " * 100)
+    with pytest.raises(UserError) as e:
+        Store(path)
+    assert "cannot open the gra store" in str(e.value) and e.value.where == str(path)
+
+
+def test_a_store_written_before_migrations_opens_and_keeps_its_data(tmp_path):
+    path = tmp_path / "run.sqlite"
+    shutil.copy(FIXTURE_STORE, path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (0,)
+    store = Store(path, new_session=False)
+    try:
+        assert store.schema_version() == len(Store.MIGRATIONS)
+        assert store.state_counts()["accepted"] == 2
+        assert store.get_meta("schema_version") == 1
+    finally:
+        store.close()
+
+
+def test_every_sqlite_file_gra_writes_is_a_migrated_store(tmp_path):
+    for cls in (Store, LossCacheFile):
+        s = cls(tmp_path / f"{cls.__name__}.sqlite")
+        assert isinstance(s, SQLiteStore) and s.schema_version() == len(cls.MIGRATIONS) >= 1
+        s.close()
