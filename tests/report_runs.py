@@ -20,7 +20,16 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from gra.core.records import DIMENSIONS, Adjudication, Aggregate, CallInfo, Candidate, Review, Seed
+from gra.core.records import (
+    DIMENSIONS,
+    Adjudication,
+    Aggregate,
+    CallInfo,
+    Candidate,
+    Outcome,
+    Review,
+    Seed,
+)
 from gra.core.store import STORE_NAME, Store
 from gra.models.backends.base import ChatRequest, ChatResponse
 
@@ -163,6 +172,24 @@ def _review(rng: random.Random, model: str, quality: float, key: str, store: Sto
     return Review(model, True, scores, critique, call=call)
 
 
+_CODES = {
+    ("failed", "model_call"): "call_failed",
+    ("duplicate", "dedup"): "near_duplicate",
+    ("rejected", "council"): "rejected",
+    ("rejected", "adjudicator"): "dropped",
+    ("accepted", "council"): "accepted",
+    ("accepted", "adjudicator"): "kept",
+    ("surplus", "council"): "accepted",
+    ("surplus", "adjudicator"): "kept",
+}
+
+
+def _end(c: Candidate, state: str, reason: str, stage: str, code: str = "") -> None:
+    """End ``c`` as gra does: its state, the reason for people, the outcome as data."""
+    c.state, c.reason = state, reason
+    c.outcome = Outcome(stage, code or _CODES[(state, stage)], reason)
+
+
 def write_run(
     run_dir: Path,
     n: int = 200,
@@ -226,7 +253,7 @@ def write_run(
         t = "everyday" if d not in TOPICS else d
         c.calls["instruction"] = _call(store, f"i{idx}", gen, "generate", rng)
         if rng.random() < 0.04:
-            c.state, c.reason = "failed", "model call failed: HTTP 500 (gave up after 4 tries)"
+            _end(c, "failed", "model call failed: HTTP 500 (gave up after 4 tries)", "model_call")
             store.save_candidate(c)
             continue
         c.instruction = _instruction(rng, t)
@@ -237,12 +264,12 @@ def write_run(
             c.response = f"{p[(idx + 1) % len(p)]}\n{c.response}\n{p[(idx + 2) % len(p)]}"
         if rng.random() < 0.15:
             name, detail = rng.choice(CHECKS)
-            c.state, c.reason = "rejected", f"cheap check: {name} ({detail})"
+            _end(c, "rejected", f"cheap check: {name} ({detail})", "checks", name)
             store.save_candidate(c)
             continue
         if rng.random() < 0.04:
             c.duplicate_of = ex[0].id
-            c.state, c.reason = "duplicate", f"near-duplicate of {ex[0].id} (jaccard 0.81)"
+            _end(c, "duplicate", f"near-duplicate of {ex[0].id} (jaccard 0.81)", "dedup")
             store.save_candidate(c)
             continue
         quality = rng.gauss(6.6, 1.6) + {"qwen2.5-coder-0.5b": 0.4, "gemma3-270m": -0.6}.get(gen, 0)
@@ -272,16 +299,17 @@ def write_run(
             )
             reason = f"adjudicator: {'keep' if keep else 'drop'}: {why}"
         if not keep:
-            c.state, c.reason = "rejected", reason
+            _end(c, "rejected", reason, "adjudicator" if c.adjudication else "council")
         elif rng.random() < 0.05:
             c.duplicate_of = f"c{max(0, idx - 7):06d}"
-            c.state, c.reason = "duplicate", f"near-duplicate of {c.duplicate_of} (jaccard 0.74)"
+            _end(c, "duplicate", f"near-duplicate of {c.duplicate_of} (jaccard 0.74)", "dedup")
         else:
             c.keywords, c.summary = ["k1", "k2"], f"A {t} task."
             _call(store, f"t{idx}", "smollm2-135m", "tag", rng)
             accepted += 1
             surplus = target is not None and accepted > target
-            c.state, c.reason = ("surplus" if surplus else "accepted"), reason
+            stage = "adjudicator" if c.adjudication else "council"
+            _end(c, "surplus" if surplus else "accepted", reason, stage)
         store.save_candidate(c)
     for k in range(running):
         store.save_candidate(Candidate(n + k, "", "", [], state="running"))

@@ -202,3 +202,21 @@ def test_concurrency_setting_gives_same_counts(tmp_path, concurrency):
     )
     run(synth, target=4)
     assert store.state_counts().get("accepted") == 4
+
+
+def test_every_ended_candidate_carries_its_outcome_as_data(tmp_path):
+    from gra.synth.writer import summarize
+
+    # score 2 rejects at the council; the fake generator's answers pass the checks
+    synth, store, _ = make(tmp_path, FakeLoader(score=lambda r: 2))
+    run(synth, target=3, max_candidates=4)
+    ended = store.candidates("rejected")
+    assert len(ended) == 4
+    assert {(c.outcome.stage, c.outcome.code) for c in ended} == {("council", "rejected")}
+    assert all(c.outcome.detail == c.reason for c in ended)
+    # a cheap check's code is the check's name, and the summary counts codes
+    c = ended[0]
+    c.outcome = type(c.outcome)("checks", "too_short", "cheap check: too_short (2 words)")
+    c.reason = "anything at all: the summary does not read it"
+    store.save_candidate(c)
+    assert summarize(store, store.candidates())["cheap_checks"] == {"too_short": 1}

@@ -79,3 +79,22 @@ def test_every_sqlite_file_gra_writes_is_a_migrated_store(tmp_path):
         s = cls(tmp_path / f"{cls.__name__}.sqlite")
         assert isinstance(s, SQLiteStore) and s.schema_version() == len(cls.MIGRATIONS) >= 1
         s.close()
+
+
+def test_the_pre_refactor_runs_candidates_get_their_outcomes_as_codes(tmp_path):
+    path = tmp_path / "run.sqlite"
+    shutil.copy(FIXTURE_STORE, path)
+    store = Store(path, new_session=False)
+    try:
+        got = {c.idx: (c.state, c.outcome) for c in store.candidates()}
+    finally:
+        store.close()
+    outcomes = {i: (st, (o.stage, o.code) if o else None) for i, (st, o) in got.items()}
+    assert outcomes == {
+        0: ("rejected", ("checks", "prompt_leak")),
+        1: ("rejected", ("checks", "truncated")),
+        2: ("accepted", ("council", "accepted")),
+        3: ("accepted", ("council", "accepted")),
+        4: ("running", None),
+    }
+    assert got[1][1].detail.startswith("cheap check: truncated (stopped at the token limit")

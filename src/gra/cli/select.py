@@ -164,7 +164,7 @@ def command(
     samples = load_samples(data)
     t0 = time.perf_counter()
     progress = ProgressLine("select")
-    dropped = check_drops(samples) if checks else [""] * len(samples)
+    dropped = check_drops(samples) if checks else [None] * len(samples)
     if method == "ifd":
         scored = _ifd(samples, opts, scorer, template, cache, progress, dropped)
     elif method == "judge":
@@ -172,7 +172,9 @@ def command(
             samples, opts, score_field, list(reviewers), config_path, cache, progress, dropped
         )
     else:
-        scored = [Scored(s, drop=d) for s, d in zip(samples, dropped, strict=True)]
+        scored = [
+            Scored.dropped(s, d) if d else Scored(s) for s, d in zip(samples, dropped, strict=True)
+        ]
     progress.done()
     picked = choose(scored, opts, embed)
     rank = {i: r for r, i in enumerate(picked, start=1)}
@@ -207,8 +209,8 @@ def command(
     )
     reasons: dict[str, int] = {}
     for sc in scored:
-        if sc.drop:
-            key = _reason_kind(sc.drop, opts)
+        if sc.outcome is not None:
+            key = _reason_kind(sc.outcome, opts)
             reasons[key] = reasons.get(key, 0) + 1
     for why, n in sorted(reasons.items(), key=lambda x: -x[1]):
         click.echo(f"  dropped {n}: {why}")
@@ -216,15 +218,16 @@ def command(
     click.echo(f"scores: {scores_path}")
 
 
-def _reason_kind(drop: str, opts) -> str:
-    """A drop reason without its per-sample numbers, for the summary lines."""
-    if drop.startswith("IFD "):
-        return f"IFD >= {opts.max_ifd:g}"
-    if drop.startswith("mismatch guard"):
-        return f"mismatch guard (own/other instruction loss >= {opts.guard:g})"
-    if drop.startswith("judge score"):
-        return f"judge score < {opts.min_score:g}"
-    return drop.split(" (")[0]
+def _reason_kind(outcome, opts) -> str:
+    """A drop's summary line, by its code (no per-sample numbers)."""
+    lines = {
+        "ifd_max": f"IFD >= {opts.max_ifd:g}",
+        "mismatch_guard": f"mismatch guard (own/other instruction loss >= {opts.guard:g})",
+        "judge_min": f"judge score < {opts.min_score:g}",
+    }
+    if outcome.stage == "checks":
+        return f"cheap check: {outcome.code}"
+    return lines.get(outcome.code, outcome.detail)
 
 
 def _ifd(samples, opts, scorer_spec, template, cache, progress, dropped):
@@ -251,6 +254,7 @@ def _ifd(samples, opts, scorer_spec, template, cache, progress, dropped):
 
 def _judge(samples, opts, score_field, reviewers, config_path, cache, progress, dropped):
     from gra.config import load_config
+    from gra.core.records import Outcome
     from gra.curate.judge import read_score, review_scores
     from gra.curate.select import Scored
     from gra.models.registry import cache_dir
@@ -273,12 +277,16 @@ def _judge(samples, opts, score_field, reviewers, config_path, cache, progress, 
     out = []
     for s, d in zip(samples, dropped, strict=True):
         if d:
-            out.append(Scored(s, None, {}, d))
+            out.append(Scored.dropped(s, d))
             continue
         j = next(found)
         detail = {"judge_source": j.source, **({"reviews": j.reviews} if j.reviews else {})}
-        drop = f"not scored: {j.skip}" if j.score is None else ""
-        if not drop and opts.min_score is not None and j.score < opts.min_score:
-            drop = f"judge score {j.score:g} < {opts.min_score:g}"
-        out.append(Scored(s, j.score, detail, drop))
+        if j.score is None:
+            drop = Outcome("select", "not_scored", f"not scored: {j.skip}")
+        elif opts.min_score is not None and j.score < opts.min_score:
+            drop = Outcome("select", "judge_min", f"judge score {j.score:g} < {opts.min_score:g}")
+        else:
+            out.append(Scored(s, j.score, detail))
+            continue
+        out.append(Scored.dropped(s, drop, j.score, detail))
     return out

@@ -113,6 +113,17 @@ class Adjudication:
 TERMINAL = ("accepted", "rejected", "duplicate", "failed", "surplus")
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a step ended, as data: the ``stage`` that decided, a stable ``code`` that counts,
+    summaries and reports read, and ``detail`` for people (the old ``reason`` sentence).
+    The codes are listed in docs/architecture.md."""
+
+    stage: str
+    code: str
+    detail: str = ""
+
+
 @dataclass
 class Candidate:
     """A generated instruction-response pair and everything decided about it.
@@ -139,6 +150,7 @@ class Candidate:
     summary: str = ""
     calls: dict[str, CallInfo] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    outcome: Outcome | None = None  # set when it ends (None while running)
 
     @property
     def id(self) -> str:
@@ -164,4 +176,6 @@ class Candidate:
             a = d["adjudication"]
             d["adjudication"] = Adjudication(**{**a, "call": call(a.get("call"))})
         d["calls"] = {k: CallInfo(**v) for k, v in d.get("calls", {}).items()}
+        if d.get("outcome"):
+            d["outcome"] = Outcome(**d["outcome"])
         return cls(**d)

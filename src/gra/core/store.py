@@ -69,6 +69,37 @@ CREATE TABLE IF NOT EXISTS candidates (
 """
 
 
+# Candidates that ended before outcomes were data get one, read once from what was
+# stored then (state, reason, adjudication); from here on gra reads only the codes.
+_R = "json_extract(record, '$.reason')"
+_ADJ = "json_extract(record, '$.adjudication') IS NOT NULL"
+_KEPT = "state IN ('accepted', 'surplus')"
+_UNREADABLE = f"{_R} LIKE 'generator reply unreadable%'"
+_CHECK = f"{_R} LIKE 'cheap check: %'"
+_OUTCOMES = f"""
+UPDATE candidates SET record = json_set(record, '$.outcome', json_object(
+  'stage', CASE
+    WHEN state = 'duplicate' THEN 'dedup'
+    WHEN state = 'failed' AND {_UNREADABLE} THEN 'generate'
+    WHEN state = 'failed' THEN 'model_call'
+    WHEN {_CHECK} THEN 'checks'
+    WHEN {_ADJ} THEN 'adjudicator'
+    ELSE 'council' END,
+  'code', CASE
+    WHEN state = 'duplicate' THEN 'near_duplicate'
+    WHEN state = 'failed' AND {_UNREADABLE} THEN 'unreadable_reply'
+    WHEN state = 'failed' THEN 'call_failed'
+    WHEN {_CHECK} THEN substr({_R}, 14, instr(substr({_R}, 14) || ' (', ' (') - 1)
+    WHEN {_ADJ} THEN CASE WHEN {_KEPT} THEN 'kept' ELSE 'dropped' END
+    WHEN {_KEPT} THEN 'accepted'
+    WHEN {_R} LIKE 'code tests:%' THEN 'code_tests'
+    ELSE 'rejected' END,
+  'detail', {_R}))
+WHERE state IN ('accepted', 'rejected', 'duplicate', 'failed', 'surplus')
+  AND json_extract(record, '$.outcome') IS NULL;
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     name: str
@@ -138,7 +169,10 @@ class Store(SQLiteStore):
     The call caches of ``gra review`` and ``gra select`` are Stores too (their candidates
     table stays empty)."""
 
-    MIGRATIONS = (Migration("calls, failures, candidates and meta", _SCHEMA),)
+    MIGRATIONS = (
+        Migration("calls, failures, candidates and meta", _SCHEMA),
+        Migration("candidates' outcomes as data", _OUTCOMES),
+    )
     KIND = "gra store"
 
     def __init__(

@@ -28,7 +28,7 @@ import time
 
 from gra.checks.code_run import run_tests
 from gra.config import Config, ReviewSettings
-from gra.core.records import Aggregate, Candidate, Review
+from gra.core.records import Aggregate, Candidate, Outcome, Review
 from gra.council import verdict
 from gra.council.caller import Caller
 from gra.council.loss_signal import LossSignals
@@ -109,14 +109,26 @@ class Council:
         self.losses.close()
 
     async def judge(self, c: Candidate, start: int, adjudicator: bool = True) -> tuple[bool, str]:
-        """Review ``c`` (filling reviews, aggregate, adjudication, timings): keep it?
-        Without the ``adjudicator`` an open decision falls to the midpoint of the
-        thresholds: keep when the mean is at least (reject_mean + accept_mean) / 2."""
+        """Review ``c`` (filling reviews, aggregate, adjudication, timings and its
+        ``outcome``): keep it? Without the ``adjudicator`` an open decision falls to the
+        midpoint of the thresholds: keep when the mean is at least (reject_mean +
+        accept_mean) / 2."""
+        c.outcome = None
+        keep, reason = await self._judge(c, start, adjudicator)
+        if c.outcome is None:
+            if c.adjudication is not None:
+                c.outcome = Outcome("adjudicator", "kept" if keep else "dropped", reason)
+            else:
+                c.outcome = Outcome("council", "accepted" if keep else "rejected", reason)
+        return keep, reason
+
+    async def _judge(self, c: Candidate, start: int, adjudicator: bool) -> tuple[bool, str]:
         t0 = time.perf_counter()
         if self.cfg.review.code_tester:
             failed = await self.code_tests(c)
             if failed:
                 c.timings["review_s"] = round(time.perf_counter() - t0, 3)
+                c.outcome = Outcome("council", "code_tests", failed)
                 return False, failed
         if self.cfg.aggregate.rule == "calibrated":
             keep, reason = await self.calibrated(c, start)

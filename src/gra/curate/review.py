@@ -32,7 +32,7 @@ from typing import Any
 from gra.config import Config, check_stages
 from gra.core.calls import CallFailed
 from gra.core.lock import ProcessLock, lock_path
-from gra.core.records import Candidate
+from gra.core.records import Candidate, Outcome
 from gra.core.store import Store
 from gra.council.caller import Caller
 from gra.council.council import Council, council_score
@@ -108,9 +108,9 @@ def run_checks_stage(judged: list[Judged], cfg: Config) -> None:
 
     live = [j for j in judged if j.verdict == "accept"]
     drops = check_drops([j.sample for j in live], cfg.checks.disabled)
-    for j, why in zip(live, drops, strict=True):
-        if why:
-            _reject(j, "checks", why)
+    for j, outcome in zip(live, drops, strict=True):
+        if outcome is not None:
+            _reject(j, "checks", outcome.detail)
 
 
 def run_mismatch_stage(
@@ -129,7 +129,8 @@ def run_mismatch_stage(
     opts = SelectOptions(
         guard=c.mismatch_ratio, max_ifd=c.mismatch_max_ifd if c.mismatch_max_ifd > 0 else 1e9
     )
-    dropped = ["rejected" if j.verdict != "accept" else "" for j in judged]
+    gone = Outcome("review", "rejected", "rejected")
+    dropped = [gone if j.verdict != "accept" else None for j in judged]
     scorer = CachedScorer(
         load_scorer(c.mismatch_model, template="plain"), cache or default_cache_path()
     )
@@ -150,7 +151,7 @@ def run_mismatch_stage(
         if j.verdict != "accept":
             continue
         j.mismatch = {k: v for k, v in s.detail.items() if k in ("ifd", "guard")}
-        if s.drop.startswith(("IFD", "mismatch guard")):
+        if s.outcome is not None and s.outcome.code in ("ifd_max", "mismatch_guard"):
             _reject(j, "mismatch", f"cheap check: mismatch ({s.drop})")
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gra.core.records import Outcome
 from gra.curate.subset import budget_size, deita_greedy, facility_location, rank_by_score
 from gra.io.datasets import Sample
 
@@ -67,12 +68,17 @@ class SelectOptions:
 @dataclass
 class Scored:
     """A sample's score (higher is better), what it was made of, and why it is not
-    eligible (``drop``; empty when it is)."""
+    eligible: ``drop`` for people (empty when it is eligible), ``outcome`` as data."""
 
     sample: Sample
     score: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     drop: str = ""
+    outcome: Outcome | None = None
+
+    @classmethod
+    def dropped(cls, sample: Sample, outcome: Outcome, score=None, detail=None) -> Scored:
+        return cls(sample, score, detail or {}, outcome.detail, outcome)
 
 
 def alien_partners(prompts: Sequence[str], seed: int = 0) -> list[int | None]:
@@ -92,15 +98,19 @@ def alien_partners(prompts: Sequence[str], seed: int = 0) -> list[int | None]:
     return partner
 
 
-def check_drops(samples: Sequence[Sample], disabled: Sequence[str] = ()) -> list[str]:
-    """For each sample, why the cheap checks (``gra.checks``) reject it, or ""."""
+def check_drops(samples: Sequence[Sample], disabled: Sequence[str] = ()) -> list[Outcome | None]:
+    """For each sample, the cheap check (``gra.checks``) that rejects it, or None."""
     from gra.checks import CheckSettings, run_checks
 
     settings = CheckSettings(disabled=frozenset(disabled))
     out = []
     for s in samples:
         failed = run_checks(s.instruction, s.input, s.response, settings=settings)
-        out.append(f"cheap check: {failed[0].name} ({failed[0].detail})" if failed else "")
+        if failed:
+            why = f"cheap check: {failed[0].name} ({failed[0].detail})"
+            out.append(Outcome("checks", failed[0].name, why))
+        else:
+            out.append(None)
     return out
 
 
@@ -111,15 +121,15 @@ def score_ifd(
     ifd: Callable[[Any, Any, str], float | None],
     progress: Callable[[int], None] | None = None,
     chunk: int = 32,
-    dropped: Sequence[str] | None = None,
+    dropped: Sequence[Outcome | None] | None = None,
 ) -> list[Scored]:
     """IFD of every sample (and the guard ratio), with drop reasons.
 
     ``losses`` maps (instruction or None, response) pairs to ResponseLoss values
     (``gra.ifd``); it is called on chunks so that progress can be shown. Samples
-    with a reason in ``dropped`` (e.g. from ``check_drops``) are not scored.
+    with an outcome in ``dropped`` (e.g. from ``check_drops``) are not scored.
     """
-    dropped = dropped or [""] * len(samples)
+    dropped = dropped or [None] * len(samples)
     partner = alien_partners([s.prompt for s in samples])
     out: list[Scored] = []
     for start in range(0, len(samples), chunk):
@@ -135,7 +145,7 @@ def score_ifd(
         got = iter(losses(items) if items else [])
         for k, s in enumerate(part):
             if dropped[start + k]:
-                out.append(Scored(s, None, {}, drop=dropped[start + k]))
+                out.append(Scored.dropped(s, dropped[start + k]))
                 continue
             cond, direct = next(got), next(got)
             has_alien = opts.guard > 0 and partner[start + k] is not None
@@ -154,24 +164,23 @@ def _judge_ifd(s: Sample, cond: Any, direct: Any, alien: Any, opts: SelectOption
     }
     skip = cond.skip or direct.skip
     if skip:
-        return Scored(s, None, detail, drop=f"not scored: {skip}")
+        why = f"not scored: {skip}"
+        return Scored.dropped(s, Outcome("select", "not_scored", why), None, detail)
     value = ifd(cond, direct, opts.variant)
     if value is None:
-        return Scored(s, None, detail, drop="not scored: IFD undefined")
+        why = "not scored: IFD undefined"
+        return Scored.dropped(s, Outcome("select", "ifd_undefined", why), None, detail)
     detail["ifd"] = _r(value)
     detail["ifd_variant"] = opts.variant
     if alien is not None and not alien.skip and alien.mean_nll > 0:
         detail["guard"] = _r(cond.mean_nll / alien.mean_nll)
     if value >= opts.max_ifd:
-        return Scored(s, value, detail, drop=f"IFD {value:.3f} >= {opts.max_ifd}")
+        why = f"IFD {value:.3f} >= {opts.max_ifd}"
+        return Scored.dropped(s, Outcome("select", "ifd_max", why), value, detail)
     g = detail.get("guard")
     if g is not None and g >= opts.guard:
-        return Scored(
-            s,
-            value,
-            detail,
-            drop=f"mismatch guard: own/other instruction loss {g:.3f} >= {opts.guard}",
-        )
+        why = f"mismatch guard: own/other instruction loss {g:.3f} >= {opts.guard}"
+        return Scored.dropped(s, Outcome("select", "mismatch_guard", why), value, detail)
     return Scored(s, value, detail)
 
 

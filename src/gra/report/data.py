@@ -84,7 +84,7 @@ def verdict(c: Candidate) -> str:
             return "surplus"
         return "accepted (adjudicator)" if c.adjudication else "accepted (council)"
     if c.state == "rejected":
-        if c.reason.startswith("cheap check"):
+        if cheap_check_name(c) is not None:
             return "rejected (cheap check)"
         return "rejected (adjudicator)" if c.adjudication else "rejected (council)"
     if c.state == "duplicate":
@@ -95,9 +95,9 @@ def verdict(c: Candidate) -> str:
 
 
 def cheap_check_name(c: Candidate) -> str | None:
-    if c.state != "rejected" or not c.reason.startswith("cheap check"):
+    if c.state != "rejected" or c.outcome is None or c.outcome.stage != "checks":
         return None
-    return c.reason.removeprefix("cheap check: ").split(" (")[0]
+    return c.outcome.code
 
 
 # ---------------------------------------------------------------- funnel

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from gra.checks import CheckSettings, run_checks
 from gra.config import Config
 from gra.core.calls import CallFailed
-from gra.core.records import Candidate, Seed
+from gra.core.records import Candidate, Outcome, Seed
 from gra.core.store import Store
 from gra.council.caller import BudgetExhausted, Caller
 from gra.council.council import Council
@@ -95,7 +95,9 @@ class Synth:
         try:
             return await self._work(c, examples, rng)
         except CallFailed as e:
-            return self._end(c, "failed", f"model call failed: {e}")
+            return self._end(
+                c, "failed", f"model call failed: {e}", code=("model_call", "call_failed")
+            )
 
     async def draft(self, idx: int) -> tuple[Candidate, str]:
         """Candidate ``idx`` as its generator writes it -- no check, review or dedup --
@@ -105,7 +107,9 @@ class Synth:
         try:
             return await self._generate(c, examples)
         except CallFailed as e:
-            return self._end(c, "failed", f"model call failed: {e}"), ""
+            return self._end(
+                c, "failed", f"model call failed: {e}", code=("model_call", "call_failed")
+            ), ""
 
     def plan(self, idx: int) -> tuple[Candidate, list[Seed], random.Random]:
         """Domain, generator and example seeds of candidate ``idx`` (from the run seed)."""
@@ -167,7 +171,8 @@ class Synth:
         try:
             c.instruction = generate.parse_instruction(reply.text)
         except ParseError as e:
-            return self._end(c, "failed", f"generator reply unreadable: {e}", t0), ""
+            why = f"generator reply unreadable: {e}"
+            return self._end(c, "failed", why, t0, code=("generate", "unreadable_reply")), ""
         req = generate.build_response(
             c.instruction,
             c.input,
@@ -195,7 +200,8 @@ class Synth:
         )
         if problems:
             first = problems[0]
-            return self._end(c, "rejected", f"cheap check: {first.name} ({first.detail})")
+            why = f"cheap check: {first.name} ({first.detail})"
+            return self._end(c, "rejected", why, code=("checks", first.name))
         dup = self.index.query(self.dedup_text(c.instruction, c.response))
         if dup:
             return self._dup(c, dup)
@@ -213,15 +219,26 @@ class Synth:
         return self._end(c, "accepted", reason)
 
     @staticmethod
-    def _end(c: Candidate, state: str, reason: str, t0: float | None = None) -> Candidate:
+    def _end(
+        c: Candidate,
+        state: str,
+        reason: str,
+        t0: float | None = None,
+        code: tuple[str, str] | None = None,
+    ) -> Candidate:
+        """End ``c`` as ``state``; ``code`` (stage, code) is its outcome, unless the step
+        that decided set ``c.outcome`` itself (the council)."""
         if t0 is not None:
             c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
         c.state, c.reason = state, reason
+        if code is not None:
+            c.outcome = Outcome(*code, reason)
         return c
 
     def _dup(self, c: Candidate, dup: tuple[str, float]) -> Candidate:
         c.duplicate_of = dup[0]
-        return self._end(c, "duplicate", f"near-duplicate of {dup[0]} (jaccard {dup[1]:.2f})")
+        why = f"near-duplicate of {dup[0]} (jaccard {dup[1]:.2f})"
+        return self._end(c, "duplicate", why, code=("dedup", "near_duplicate"))
 
     # the loop --------------------------------------------------------------
     async def run(self, budget: Budget) -> str:

@@ -67,9 +67,7 @@ def _rate(table: dict[str, Counter]) -> dict[str, dict[str, Any]]:
 def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
     states = Counter(c.state for c in cands)
     checks = Counter(
-        c.reason.removeprefix("cheap check: ").split(" (")[0]
-        for c in cands
-        if c.reason.startswith("cheap check")
+        c.outcome.code for c in cands if c.outcome is not None and c.outcome.stage == "checks"
     )
     decisions = Counter(c.aggregate.decision for c in cands if c.aggregate)
     adjudicated = Counter(
