@@ -30,7 +30,7 @@ from gra.council.caller import Caller  # noqa: E402
 from gra.council.pool import ModelPool  # noqa: E402
 from gra.io.formats import write_jsonl_atomic  # noqa: E402
 from gra.io.seeds import load_seeds  # noqa: E402
-from gra.synth.pipeline import Synth  # noqa: E402
+from gra.synthesis.pipeline import Synth  # noqa: E402
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ from gra.models.backends.base import ChatRequest  # noqa: E402
 from gra.models.loading import model_path  # noqa: E402
 from gra.models.registry import resolve  # noqa: E402
 from gra.models.weights import NO_BATCH_KERNEL, gguf_file_type  # noqa: E402
-from gra.synth.run import RunOptions, create_run, execute  # noqa: E402
+from gra.synthesis.run import RunOptions, create_run, execute  # noqa: E402
 from tests.councils import fast_roles  # noqa: E402
 from tests.servers import free_port, start_llama_server, stop  # noqa: E402
 

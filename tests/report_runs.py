@@ -318,7 +318,7 @@ def write_run(
     store.set_meta("wall_s", round(n * 0.9, 3))
     store.db.execute("COMMIT")
     if summary:
-        from gra.synth.writer import write_outputs
+        from gra.synthesis.writer import write_outputs
 
         write_outputs(store, run_dir, [], {"status": "stopped", "stop_reason": "test run"})
     store.close()

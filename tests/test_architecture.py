@@ -20,7 +20,7 @@ LAYERS = [
     ["council"],
     ["executors"],
     ["curate"],
-    ["synth"],
+    ["synthesis"],
     ["report"],
     ["api"],
     ["cli", "__main__"],

@@ -13,7 +13,7 @@ from gra.core.store import Store
 from gra.council.caller import Caller
 from gra.council.council import pick_adjudicator, pick_reviewers
 from gra.council.pool import ModelPool
-from gra.synth.pipeline import Budget, Synth
+from gra.synthesis.pipeline import Budget, Synth
 from tests.fakes import FakeLoader
 
 SEEDS = [
@@ -205,7 +205,7 @@ def test_concurrency_setting_gives_same_counts(tmp_path, concurrency):
 
 
 def test_every_ended_candidate_carries_its_outcome_as_data(tmp_path):
-    from gra.synth.writer import summarize
+    from gra.synthesis.writer import summarize
 
     # score 2 rejects at the council; the fake generator's answers pass the checks
     synth, store, _ = make(tmp_path, FakeLoader(score=lambda r: 2))

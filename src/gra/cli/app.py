@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from gra import __version__
 from gra.core.errors import UserError
+from gra.core.version import __version__
 from gra.io.formats import FORMATS
 
 
@@ -68,10 +68,10 @@ def cli(verbose: bool) -> None:
 )
 def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, formats, no_report):
     """Generate, review, adjudicate and deduplicate new samples from SEEDS."""
+    import gra
+    from gra.cli.common import flag_terms
     from gra.core.lock import Busy
-    from gra.synth.run import RunOptions, create_run, execute
 
-    opts = RunOptions(target, max_candidates, max_tokens, list(formats))
     if resume is not None:
         if seeds is not None or config_path is not None or out is not None:
             raise UserError(
@@ -84,14 +84,20 @@ def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, f
                 "missing SEEDS file (or --resume RUN_DIR to continue a run)", "gra synth"
             )
         run_dir = out or Path("runs") / time.strftime("synth-%Y%m%d-%H%M%S")
-        create_run(seeds, config_path, run_dir, opts)
+    limits = {"n": target, "max_candidates": max_candidates, "max_tokens": max_tokens}
+    # a new run into a directory that holds another run's files fails; never touch those
+    ours = resume is not None or not (run_dir / "summary.json").exists()
     try:
-        result = execute(run_dir, opts)
+        with flag_terms(n="--n", formats="--format"):
+            if resume is not None:
+                result = gra.resume(run_dir, **limits, formats=formats)
+            else:
+                result = gra.synth(seeds, run_dir, config=config_path, **limits, formats=formats)
     except Busy:  # another process runs it: leave its files alone
         raise
     except UserError:
         # the run stopped on an error after saving what it had: report that too
-        if not no_report and (run_dir / "summary.json").is_file():
+        if ours and not no_report and (run_dir / "summary.json").is_file():
             _write_report(run_dir)
         raise
     s = result.summary

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, sidecar_path
+from gra.cli.common import ProgressLine
 
 
 @click.command("calibrate")
@@ -53,12 +53,13 @@ def command(labeled, config_path, out, precision, rubric, store, signals_out):
     The pairs the cheap checks reject are left out of the fit (the verdict never sees
     them). The numbers printed are measured on the labeled pairs themselves; score a
     held-out part with gra review to see how the weights do on new data."""
+    from gra.api import sidecar
     from gra.config import load_config
     from gra.core.errors import UserError
     from gra.curate.calibrate import calibrate, label_of, write_config
     from gra.io.datasets import check_dataset_path, load_samples
     from gra.io.formats import write_jsonl_atomic
-    from gra.synth.run import check_models
+    from gra.synthesis.run import check_models
 
     check_dataset_path(labeled)
     if out is None and config_path is None:
@@ -70,7 +71,7 @@ def command(labeled, config_path, out, precision, rubric, store, signals_out):
         label_of(s)  # every line labeled, before any model loads
     a = cfg.aggregate
     check_models(cfg, a.judges + a.loss_models + (cfg.review.models if rubric else []))
-    store_path = store or sidecar_path(labeled, ".calls.sqlite")
+    store_path = store or sidecar(labeled, ".calls.sqlite")
     progress = ProgressLine("calibrate")
     try:
         cal = calibrate(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import click
@@ -13,19 +14,26 @@ import click
 from gra.core.errors import UserError
 
 
-def check_out_path(out: Path, data: Path, option: str = "--out") -> None:
-    """An output path must not be the input (it is read while the output is written)
-    nor a directory; its directory is created when written."""
-    if out.exists() and out.is_dir():
-        raise UserError("is a directory; give a file path", f"{option} {out}")
-    if out.exists() and Path(data).exists() and out.resolve() == Path(data).resolve():
-        raise UserError("is the input file; write to a new file", f"{option} {out}")
-
-
-def sidecar_path(out: Path, suffix: str) -> Path:
-    """``sel.jsonl`` -> ``sel<suffix>`` (e.g. ``sel.dedup.json``) next to it."""
-    stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.stem
-    return out.with_name(stem + suffix)
+@contextmanager
+def flag_terms(**extra: str) -> Iterator[None]:
+    """Call the library: a ``UserError`` that names one of its arguments (``top_n``) names
+    the command's flag (``--top-n``) instead. ``extra`` maps arguments whose flag differs
+    from their click name."""
+    ctx = click.get_current_context()
+    flags = {
+        p.name: max(p.opts, key=len) for p in ctx.command.params if isinstance(p, click.Option)
+    }
+    flags |= {k.removesuffix("_path"): v for k, v in list(flags.items()) if k.endswith("_path")}
+    flags |= extra
+    try:
+        yield
+    except UserError as e:
+        head, sep, rest = (e.where or "").partition(" ")
+        if head not in flags:
+            raise
+        words = re.compile(r"\b(" + "|".join(map(re.escape, flags)) + r")\b")
+        message = words.sub(lambda m: flags[m.group(1)], e.message)
+        raise UserError(message, flags[head] + sep + rest) from None
 
 
 def fraction_option(name: str, default: float, help_text: str) -> Callable[[Any], Any]:

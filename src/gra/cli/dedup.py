@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, check_out_path, fraction_option, sidecar_path
-from gra.core.errors import UserError
+from gra.cli.common import ProgressLine, flag_terms, fraction_option
 
 
 @click.command("dedup")
@@ -55,65 +53,23 @@ def command(data, out, field, jaccard, ngram, num_perm, cosine, embedder, report
     The first sample of each duplicate group is kept; the report lists, for each
     kept id, the ids dropped as its duplicates, by which stage and how similar.
     """
-    from gra.curate.dedup import DedupOptions, DedupStats, Removal, dedup_samples
-    from gra.io.datasets import check_dataset_path, read_samples
-    from gra.io.formats import write_json_atomic, write_jsonl_atomic
+    import gra
 
-    check_dataset_path(data)
-    check_out_path(out, data)
-    report = report or sidecar_path(out, ".dedup.json")
-    check_out_path(report, data, "--report")
-    embed = None
-    if cosine > 0:
-        from gra.curate.embed import DEFAULT_EMBEDDER, load_embedder
-
-        embed = load_embedder(embedder or DEFAULT_EMBEDDER).embed
-    elif embedder:
-        raise UserError("--embedder is used only with --cosine; add --cosine 0.9", "--embedder")
-
-    opts = DedupOptions(field=field, jaccard=jaccard, ngram=ngram, num_perm=num_perm, cosine=cosine)
-    removals: list[Removal] = []
-    stats = DedupStats()
     progress = ProgressLine("dedup")
-    t0 = time.perf_counter()
-
-    def kept():
-        for s in dedup_samples(read_samples(data), opts, removals, stats, embed):
-            progress.update(f"{stats.read} read, {stats.read - stats.kept} removed")
-            yield s.record
-
-    write_jsonl_atomic(out, kept())
-    progress.done()
-    wall = time.perf_counter() - t0
-    groups: dict[str, list[dict]] = {}
-    for r in removals:
-        groups.setdefault(r.kept, []).append(
-            {"id": r.dropped, "method": r.method, "similarity": r.similarity}
-        )
-    summary = {
-        "input": str(data),
-        "output": str(out),
-        "field": field,
-        "stages": {
-            "exact": True,
-            "minhash": {"jaccard": jaccard, "ngram": ngram, "num_perm": num_perm}
-            if jaccard
-            else None,
-            "cosine": {"threshold": cosine, "embedder": embedder or "default"} if cosine else None,
-        },
-        "read": stats.read,
-        "kept": stats.kept,
-        "removed": stats.removed,
-        "wall_time_s": round(wall, 3),
-        "groups": [{"kept": k, "dropped": v} for k, v in groups.items()],
-    }
-    write_json_atomic(report, summary)
-    removed = stats.read - stats.kept
-    parts = ", ".join(f"{n} {m}" for m, n in stats.removed.items() if n)
+    try:
+        with flag_terms():
+            r = gra.dedup(data, out, field=field, jaccard=jaccard, ngram=ngram,
+                          num_perm=num_perm, cosine=cosine, embedder=embedder, report=report,
+                          progress=progress.update)  # fmt: skip
+    finally:
+        progress.done()
+    s = r.summary
+    removed = s["read"] - s["kept"]
+    parts = ", ".join(f"{n} {m}" for m, n in s["removed"].items() if n)
     click.echo(
-        f"kept {stats.kept} of {stats.read} samples; removed {removed}"
+        f"kept {s['kept']} of {s['read']} samples; removed {removed}"
         + (f" ({parts})" if parts else "")
-        + f" in {wall:.1f}s"
+        + f" in {s['wall_time_s']:.1f}s"
     )
-    click.echo(f"output: {out}")
-    click.echo(f"report: {report}")
+    click.echo(f"output: {r.out}")
+    click.echo(f"report: {r.report_path}")

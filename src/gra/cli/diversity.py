@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from gra.cli.common import flag_terms
 from gra.core.errors import UserError
 from gra.io.datasets import TEXT_FIELDS
 
@@ -20,11 +21,6 @@ FIELDS = TEXT_FIELDS
 NO_GENERATOR = "(no generator)"
 
 
-def _check_sample_size(value: int, option: str) -> None:
-    if value < 0 or value == 1:
-        raise UserError(f"must be 0 (every sample) or at least 2, got {value}", option)
-
-
 def _check_json_path(path: str | None) -> None:
     if path is None or path == "-":
         return
@@ -33,16 +29,6 @@ def _check_json_path(path: str | None) -> None:
         raise UserError("is a directory; give a file path for the JSON report", "--json")
     if not p.parent.is_dir():
         raise UserError(f"directory {p.parent} does not exist; create it first", "--json")
-
-
-def _load_embedder(name: str | None) -> Any:
-    try:
-        from gra.curate.embed import DEFAULT_EMBEDDER, load_embedder
-    except ModuleNotFoundError as e:  # pragma: no cover - only without gra.curate.embed
-        if e.name != "gra.curate.embed":
-            raise
-        raise UserError("embeddings are not available; use --no-embeddings", "--embedder") from None
-    return load_embedder(name or DEFAULT_EMBEDDER)
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -151,27 +137,22 @@ def command(
     distinct-1/2/3, self-BLEU, gzip compression ratio and, from embeddings, mean
     pairwise cosine distance and the Vendi score.
     """
-    from gra.curate.diversity import report
-    from gra.io.datasets import check_dataset_path
+    import gra
 
-    for path in data:  # a missing file fails now, not after the first file's report
-        check_dataset_path(path)
-    _check_sample_size(bleu_sample, "--bleu-sample")
-    _check_sample_size(embed_sample, "--embed-sample")
     if embedder is not None and no_embeddings:
         raise UserError("give --embedder NAME or --no-embeddings, not both", "--embedder")
     _check_json_path(json_path)
-    model = None if no_embeddings else _load_embedder(embedder)
     progress = (lambda msg: click.echo(f"gra: {msg}", err=True)) if sys.stderr.isatty() else None
-    result = report(
-        data,
-        field=field,
-        bleu_sample=bleu_sample,
-        embed_sample=embed_sample,
-        seed=seed,
-        embedder=model,
-        progress=progress,
-    )
+    with flag_terms():
+        result = gra.diversity(
+            *data,
+            field=field,
+            bleu_sample=bleu_sample,
+            embed_sample=embed_sample,
+            embedder=False if no_embeddings else embedder,
+            seed=seed,
+            progress=progress,
+        )
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if json_path == "-":
         click.echo(text)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, check_out_path, sidecar_path
-from gra.core.errors import UserError
+from gra.cli.common import ProgressLine, flag_terms
 
 
 @click.command("review")
@@ -48,39 +47,17 @@ def command(data, out, config_path, stages, store, cache):
     aggregate and any adjudication. OUT with .summary.json gets the counts and the
     review tokens spent per sample and per accepted sample.
     """
-    from gra.config import check_stages, load_config
-    from gra.curate.review import review_samples, summarize
-    from gra.io.datasets import check_dataset_path, load_samples
-    from gra.io.formats import write_json_atomic, write_jsonl_atomic
-    from gra.synth.run import check_models
-
-    check_dataset_path(data)
-    check_out_path(out, data)
-    cfg = load_config(config_path)
-    if stages is not None:
-        try:
-            cfg.review.stages = check_stages([s.strip() for s in stages.split(",") if s.strip()])
-        except ValueError as e:
-            raise UserError(str(e), "--stages") from None
-    samples = load_samples(data)
-    names = []
-    if "council" in cfg.review.stages:
-        names += cfg.judging_models("adjudicator" in cfg.review.stages)
-    if "mismatch" in cfg.review.stages and "mismatch" not in cfg.checks.disabled:
-        names.append(cfg.checks.mismatch_model)
-    check_models(cfg, names)
+    import gra
 
     progress = ProgressLine("review")
-    store_path = store or sidecar_path(out, ".calls.sqlite")
-    store_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        judged = review_samples(samples, cfg, store_path, cache, progress.update)
+        with flag_terms():
+            stage_list = None if stages is None else stages.split(",")
+            r = gra.review(data, out, config=config_path, stages=stage_list, store=store,
+                           cache=cache, progress=progress.update)  # fmt: skip
     finally:
         progress.done()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(out, (j.record() for j in judged))
-    summary = {"data": str(data), "stages": cfg.review.stages, **summarize(judged)}
-    write_json_atomic(sidecar_path(out, ".summary.json"), summary)
+    summary = r.summary
     per_acc = summary["review_tokens_per_accepted"]
     by = ", ".join(f"{n} by {k}" for k, n in sorted(summary["rejected_by"].items()))
     click.echo(

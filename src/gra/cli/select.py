@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, check_out_path, sidecar_path
-from gra.core.errors import UserError
+from gra.cli.common import ProgressLine, flag_terms
 
 
 @click.command("select")
@@ -125,168 +124,28 @@ def command(
 ):
     """Select samples from DATA (gra, Alpaca, ShareGPT or messages JSONL) by IFD or a
     judge score, optionally for diversity; write them with their scores to OUT."""
-    from gra.curate.select import GUARD_DEFAULT, Scored, SelectOptions, check_drops, choose
-    from gra.io.datasets import check_dataset_path, load_samples
-    from gra.io.formats import write_jsonl_atomic
+    import gra
 
-    check_dataset_path(data)
-    check_out_path(out, data)
-    scores_path = scores_path or sidecar_path(out, ".scores.jsonl")
-    check_out_path(scores_path, data, "--scores")
-    if top_n is not None and top_percent is not None:
-        raise UserError("give --top-n or --top-percent, not both", "--top-n")
-    if method != "judge" and (min_score is not None or score_field or reviewers):
-        raise UserError("--min-score, --score-field and --reviewer need --method judge", "--method")
-    if method != "ifd" and guard is not None:
-        raise UserError("--guard applies to --method ifd", "--guard")
-    if score_field and reviewers:
-        raise UserError("give --score-field or --reviewer, not both", "--reviewer")
-    if diversity == "none" and embedder:
-        raise UserError("--embedder is used with --diversity deita or facility", "--embedder")
-    opts = SelectOptions(
-        method=method,
-        variant=variant,
-        max_ifd=max_ifd,
-        guard=GUARD_DEFAULT if guard is None else guard,
-        min_score=min_score,
-        top_n=top_n,
-        top_percent=top_percent,
-        diversity=diversity,
-        tau=tau,
-        checks=checks,
-    )
-    embed = None
-    if diversity != "none":  # load it now: a missing model fails before any scoring
-        from gra.curate.embed import DEFAULT_EMBEDDER, load_embedder
-
-        embed = load_embedder(embedder or DEFAULT_EMBEDDER).embed
-
-    samples = load_samples(data)
-    t0 = time.perf_counter()
     progress = ProgressLine("select")
-    dropped = check_drops(samples) if checks else [None] * len(samples)
-    if method == "ifd":
-        scored = _ifd(samples, opts, scorer, template, cache, progress, dropped)
-    elif method == "judge":
-        scored = _judge(
-            samples, opts, score_field, list(reviewers), config_path, cache, progress, dropped
-        )
-    else:
-        scored = [
-            Scored.dropped(s, d) if d else Scored(s) for s, d in zip(samples, dropped, strict=True)
-        ]
-    progress.done()
-    picked = choose(scored, opts, embed)
-    rank = {i: r for r, i in enumerate(picked, start=1)}
-
-    def annotated(i: int) -> dict:
-        sc = scored[i]
-        return {
-            **sc.sample.record,
-            "gra_scores": {"method": method, "score": sc.score, "rank": rank.get(i), **sc.detail},
-        }
-
-    write_jsonl_atomic(
-        scores_path,
-        (
-            {
-                "id": sc.sample.id,
-                "selected": i in rank,
-                "rank": rank.get(i),
-                "score": sc.score,
-                "dropped": sc.drop or (None if i in rank else "outside the budget"),
-                **sc.detail,
-            }
-            for i, sc in enumerate(scored)
-        ),
-    )
-    write_jsonl_atomic(out, (annotated(i) for i in sorted(rank)))
+    t0 = time.perf_counter()
+    try:
+        with flag_terms(reviewers="--reviewer", scores="--scores"):
+            r = gra.select(
+                data, out, method=method, top_n=top_n, top_percent=top_percent,
+                diversity=diversity, tau=tau, embedder=embedder, scorer=scorer,
+                template=template, variant=variant, max_ifd=max_ifd, guard=guard,
+                checks=checks, cache=cache, min_score=min_score, score_field=score_field,
+                reviewers=reviewers, config=config_path, scores=scores_path,
+                progress=progress.update,
+            )  # fmt: skip
+    finally:
+        progress.done()
     wall = time.perf_counter() - t0
-    eligible = sum(1 for sc in scored if not sc.drop)
     click.echo(
-        f"selected {len(picked)} of {len(samples)} samples ({eligible} eligible after "
+        f"selected {len(r.selected)} of {len(r.scores)} samples ({r.eligible} eligible after "
         f"{method} filters) in {wall:.1f}s"
     )
-    reasons: dict[str, int] = {}
-    for sc in scored:
-        if sc.outcome is not None:
-            key = _reason_kind(sc.outcome, opts)
-            reasons[key] = reasons.get(key, 0) + 1
-    for why, n in sorted(reasons.items(), key=lambda x: -x[1]):
+    for why, n in r.dropped.items():
         click.echo(f"  dropped {n}: {why}")
-    click.echo(f"output: {out}")
-    click.echo(f"scores: {scores_path}")
-
-
-def _reason_kind(outcome, opts) -> str:
-    """A drop's summary line, by its code (no per-sample numbers)."""
-    lines = {
-        "ifd_max": f"IFD >= {opts.max_ifd:g}",
-        "mismatch_guard": f"mismatch guard (own/other instruction loss >= {opts.guard:g})",
-        "judge_min": f"judge score < {opts.min_score:g}",
-    }
-    if outcome.stage == "checks":
-        return f"cheap check: {outcome.code}"
-    return lines.get(outcome.code, outcome.detail)
-
-
-def _ifd(samples, opts, scorer_spec, template, cache, progress, dropped):
-    from gra.curate.select import score_ifd
-    from gra.ifd.scoring import CachedScorer, default_cache_path, ifd, load_scorer
-
-    scorer = CachedScorer(
-        load_scorer(scorer_spec, template=template), cache or default_cache_path()
-    )
-    try:
-        return score_ifd(
-            samples,
-            scorer.losses,
-            opts,
-            ifd,
-            progress=lambda n: progress.update(f"{n}/{len(samples)} scored"),
-            dropped=dropped,
-        )
-    finally:
-        close = getattr(scorer, "close", None)
-        if close:
-            close()
-
-
-def _judge(samples, opts, score_field, reviewers, config_path, cache, progress, dropped):
-    from gra.config import load_config
-    from gra.core.records import Outcome
-    from gra.curate.judge import read_score, review_scores
-    from gra.curate.select import Scored
-    from gra.models.registry import cache_dir
-    from gra.synth.run import check_models
-
-    keep = [s for s, d in zip(samples, dropped, strict=True) if not d]
-    if reviewers:  # only what the cheap checks let through costs reviewer tokens
-        cfg = load_config(config_path)
-        check_models(cfg, reviewers)
-        judged = review_scores(
-            keep,
-            cfg,
-            reviewers,
-            cache or cache_dir() / "select-calls.sqlite",
-            on_done=lambda n: progress.update(f"{n}/{len(keep)} reviewed"),
-        )
-    else:
-        judged = [read_score(s, score_field) for s in keep]
-    found = iter(judged)
-    out = []
-    for s, d in zip(samples, dropped, strict=True):
-        if d:
-            out.append(Scored.dropped(s, d))
-            continue
-        j = next(found)
-        detail = {"judge_source": j.source, **({"reviews": j.reviews} if j.reviews else {})}
-        if j.score is None:
-            drop = Outcome("select", "not_scored", f"not scored: {j.skip}")
-        elif opts.min_score is not None and j.score < opts.min_score:
-            drop = Outcome("select", "judge_min", f"judge score {j.score:g} < {opts.min_score:g}")
-        else:
-            out.append(Scored(s, j.score, detail))
-            continue
-        out.append(Scored.dropped(s, drop, j.score, detail))
-    return out
+    click.echo(f"output: {r.out}")
+    click.echo(f"scores: {r.scores_path}")

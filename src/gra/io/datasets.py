@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +193,21 @@ def _object(value: Any, where: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- fields
+
+
+def samples_from_records(
+    records: Iterable[dict[str, Any] | Sample], where: str = "records"
+) -> list[Sample]:
+    """Samples from in-memory records (dicts in any format ``read_samples`` reads, or
+    Samples); errors name ``where`` and the item number."""
+    out = []
+    for n, obj in enumerate(records, start=1):
+        if isinstance(obj, Sample):
+            out.append(obj)
+        else:
+            at = f"{where}[{n - 1}]"
+            out.append(_to_sample(_object(obj, at), at, str(n)))
+    return out
 
 
 def _to_sample(obj: dict[str, Any], where: str, default_id: str) -> Sample:

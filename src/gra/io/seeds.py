@@ -89,10 +89,34 @@ def load_seeds(path: str | Path, default_domain: str = "general") -> list[Seed]:
     if not text.strip():
         raise UserError(f"seed file is empty; {_HOW_TO[reader]}", where)
 
+    seeds = _collect(reader(text, where), p.stem, default_domain)
+    if not seeds:
+        raise UserError(f"no seeds in file; {_HOW_TO[reader]}", where)
+    return seeds
+
+
+def seeds_from_records(
+    records: Iterable[dict[str, Any] | Seed], where: str = "seeds", default_domain: str = "general"
+) -> list[Seed]:
+    """Seeds from in-memory records (dicts with the fields of a seed file, or Seeds), checked
+    as a file is; errors name ``where`` and the item number."""
+    located: list[Record] = []
+    for n, record in enumerate(records, start=1):
+        loc = _Loc(where, "item", n)
+        if isinstance(record, Seed):
+            record = record.to_dict()
+        located.append(_object_at(loc, record))
+    seeds = _collect(located, "seed", default_domain)
+    if not seeds:
+        raise UserError("no seeds given", where)
+    return seeds
+
+
+def _collect(records: Iterable[Record], stem: str, default_domain: str) -> list[Seed]:
     seeds: list[Seed] = []
     seen: dict[str, _Loc] = {}
-    for loc, record in reader(text, where):
-        seed = _to_seed(record, loc, p.stem, default_domain)
+    for loc, record in records:
+        seed = _to_seed(record, loc, stem, default_domain)
         first = seen.get(seed.id)
         if first is not None:
             raise loc.error(
@@ -101,8 +125,6 @@ def load_seeds(path: str | Path, default_domain: str = "general") -> list[Seed]:
             )
         seen[seed.id] = loc
         seeds.append(seed)
-    if not seeds:
-        raise UserError(f"no seeds in file; {_HOW_TO[reader]}", where)
     return seeds
 
 

@@ -209,8 +209,6 @@ def run_trial(
 ) -> dict[int, dict[str, Any]]:
     """Run ``seqs`` on ``path`` in a subprocess: per N, {"tokens_per_s": x}, or
     {"crashed": "SIGSEGV"} when the process died by a signal, or {"error": text}."""
-    import gra
-
     args = {
         "path": str(path),
         "extra_buffers": extra,
@@ -220,7 +218,7 @@ def run_trial(
         "mode": mode,
     }
     env = dict(os.environ)
-    src = str(Path(gra.__file__).resolve().parents[1])
+    src = str(Path(__file__).resolve().parents[2])  # the directory that holds gra/
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         proc = subprocess.run(

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from gra import __version__
 from gra.core.records import DIMENSIONS, Candidate, Review, Seed
 from gra.core.store import Store
+from gra.core.version import __version__
 from gra.curate.diversity import (
     DEFAULT_BLEU_SAMPLE,
     METHODS,
@@ -35,7 +35,7 @@ from gra.curate.diversity import (
     vendi_score,
 )
 from gra.io.datasets import Sample, sample_text
-from gra.synth.writer import summarize
+from gra.synthesis.writer import summarize
 
 SCORE_EDGES = [1.0 + 0.5 * i for i in range(19)]  # 18 bins of 0.5 over 1..10
 STD_EDGES = [0.25 * i for i in range(19)]  # 18 bins of 0.25 over 0..4.5 (the largest std of 1..10)

@@ -25,9 +25,9 @@ from gra.executors import LocalExecutor
 from gra.io.formats import FORMATS, write_jsonl_atomic
 from gra.io.seeds import load_seeds
 from gra.models.registry import EMBEDDED, EmbeddedModel, hf_path, is_installed
-from gra.synth.pipeline import Budget, Synth
-from gra.synth.progress import Progress
-from gra.synth.writer import write_outputs
+from gra.synthesis.pipeline import Budget, Synth
+from gra.synthesis.progress import Progress
+from gra.synthesis.writer import write_outputs
 
 
 @dataclass
@@ -44,6 +44,12 @@ class RunResult:
     stop_reason: str
     summary: dict[str, Any]
     interrupted: bool = False
+    report: Path | None = None  # report.html, when it was asked for and written
+
+    @property
+    def data_path(self) -> Path:
+        """The accepted samples (``data.jsonl``)."""
+        return self.run_dir / "data.jsonl"
 
 
 def default_max_candidates(target: int) -> int:
@@ -72,18 +78,25 @@ def _check_options(opts: RunOptions) -> None:
     for name in ("target", "max_candidates", "max_tokens"):
         value = getattr(opts, name)
         if value is not None and value < (0 if name == "max_tokens" else 1):
-            flag = {"target": "--n"}.get(name, "--" + name.replace("_", "-"))
-            raise UserError(f"must be {'>= 0' if name == 'max_tokens' else '>= 1'}", flag)
+            arg = {"target": "n"}.get(name, name)
+            raise UserError(f"must be {'>= 0' if name == 'max_tokens' else '>= 1'}", arg)
     for fmt in opts.formats:
         if fmt not in FORMATS:
-            raise UserError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", "--format")
+            raise UserError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", "formats")
 
 
-def create_run(seeds_path: Path, config_path: Path | None, run_dir: Path, opts: RunOptions) -> Path:
-    """Validate everything, then lay out a new run directory. Nothing is written on error."""
+def create_run(
+    seeds_path: Path | list[Seed],
+    config_path: Path | Config | None,
+    run_dir: Path,
+    opts: RunOptions,
+) -> Path:
+    """Validate everything, then lay out a new run directory. Nothing is written on error.
+    Seeds and config may be given loaded (``seeds_path`` a list of Seeds, ``config_path``
+    a Config) instead of as files."""
     _check_options(opts)
-    cfg = load_config(config_path)
-    seeds = load_seeds(seeds_path)
+    cfg = config_path if isinstance(config_path, Config) else load_config(config_path)
+    seeds = seeds_path if isinstance(seeds_path, list) else load_seeds(seeds_path)
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise UserError(
             "already exists; choose a new --out, or continue it with: "
@@ -102,8 +115,9 @@ def create_run(seeds_path: Path, config_path: Path | None, run_dir: Path, opts: 
     store = Store(run_dir / STORE_NAME, new_session=False)
     target = opts.target or 100
     store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
-    store.set_meta("seeds_file", str(seeds_path))
-    store.set_meta("config_file", str(config_path) if config_path else None)
+    store.set_meta("seeds_file", None if isinstance(seeds_path, list) else str(seeds_path))
+    given = config_path is not None and not isinstance(config_path, Config)
+    store.set_meta("config_file", str(config_path) if given else None)
     store.set_meta(
         "options",
         {

@@ -1,0 +1,3 @@
+"""gra's version (``gra.__version__``)."""
+
+__version__ = "0.1.0"
