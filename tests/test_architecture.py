@@ -137,3 +137,17 @@ def test_no_import_cycle():
         if v not in index:
             visit(v)
     assert not cycles, cycles
+
+
+def test_docs_architecture_names_every_package():
+    """docs/architecture.md's picture stays true: every package is in it, in layer order."""
+    text = (SRC.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    picture = text.split("```", 2)[1]
+    packages = sorted(
+        {p.parent.name for p in SRC.glob("*/__init__.py")} - {"prompts"},
+        key=lambda name: RANK[name],
+        reverse=True,
+    )
+    positions = [picture.find(f"{name}/") for name in packages]
+    assert all(p >= 0 for p in positions), dict(zip(packages, positions, strict=True))
+    assert positions == sorted(positions), "the picture lists the layers top-down"
