@@ -151,5 +151,5 @@ def test_export(tmp_path: Path, fmt: str, name: str) -> None:
 
 def test_export_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown export format"):
-        export([REC], tmp_path, "parquet")
+        export([REC], tmp_path, "xml")
     assert list(tmp_path.iterdir()) == []

@@ -171,7 +171,7 @@ def review(
     ``.calls.sqlite``, or a file in gra's cache directory without ``out``)."""
     from gra.config import check_stages
     from gra.curate.review import review_samples, summarize
-    from gra.io.formats import write_json_atomic, write_jsonl_atomic
+    from gra.io.formats import write_json_atomic, write_records_atomic
     from gra.models.registry import cache_dir
     from gra.synthesis.run import check_models
 
@@ -205,7 +205,7 @@ def review(
     result = ReviewResult(records, summary)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_jsonl_atomic(out, records)
+        write_records_atomic(out, records)
         result.out, result.summary_path = out, sidecar(out, ".summary.json")
         write_json_atomic(result.summary_path, summary)
     return result
@@ -249,7 +249,7 @@ def select(
     drop what the filters reject, rank, and choose ``top_n`` / ``top_percent`` of them,
     optionally for diversity (``deita``, ``facility``) -- ``gra select``."""
     from gra.curate.select import GUARD_DEFAULT, Scored, SelectOptions, check_drops, choose
-    from gra.io.formats import write_jsonl_atomic
+    from gra.io.formats import write_jsonl_atomic, write_records_atomic
 
     reviewers = list(reviewers)
     out = _check_out(out, data, "out")
@@ -336,7 +336,7 @@ def select(
     )
     if out is not None and scores_path is not None:
         write_jsonl_atomic(scores_path, rows)
-        write_jsonl_atomic(out, selected)
+        write_records_atomic(out, selected)
         result.out, result.scores_path = out, scores_path
     return result
 
@@ -439,7 +439,7 @@ def dedup(
     report goes to ``report`` (default ``OUT`` with ``.dedup.json``)."""
     from gra.curate.dedup import DedupOptions, DedupStats, Removal, dedup_samples
     from gra.io.datasets import check_dataset_path, read_samples, samples_from_records
-    from gra.io.formats import write_json_atomic, write_jsonl_atomic
+    from gra.io.formats import write_json_atomic, write_records_atomic
 
     out = _check_out(out, data, "out")
     report_path = _check_out(
@@ -472,7 +472,7 @@ def dedup(
             yield s.record
 
     if out is not None:
-        write_jsonl_atomic(out, records())
+        write_records_atomic(out, records())
     else:
         kept = list(records())
     groups: dict[str, list[dict]] = {}

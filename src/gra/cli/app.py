@@ -12,7 +12,7 @@ import click
 
 from gra.core.errors import UserError
 from gra.core.version import __version__
-from gra.io.formats import FORMATS
+from gra.io.formats import EXPORTS
 
 
 @click.group()
@@ -60,8 +60,8 @@ def cli(verbose: bool) -> None:
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(FORMATS[1:]),
-    help="Also write data.FORMAT.jsonl (repeatable).",
+    type=click.Choice(EXPORTS[1:]),
+    help="Also write data.FORMAT.jsonl, or data.parquet for parquet (repeatable).",
 )
 @click.option(
     "--no-report", is_flag=True, help="Do not write RUN_DIR/report.html at the end (gra report)."

@@ -12,7 +12,10 @@ from gra.cli.common import ProgressLine, flag_terms, fraction_option
 @click.command("dedup")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="Deduplicated JSONL to write."
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Deduplicated JSONL (or .parquet) to write.",
 )
 @click.option(
     "--field",
@@ -48,7 +51,8 @@ from gra.cli.common import ProgressLine, flag_terms, fraction_option
     help="JSON report of what was removed and why [default: OUT with .dedup.json].",
 )
 def command(data, out, field, jaccard, ngram, num_perm, cosine, embedder, report):
-    """Remove duplicate samples from DATA (gra, Alpaca, ShareGPT or messages JSONL).
+    """Remove duplicate samples from DATA (gra, Alpaca, ShareGPT or messages records in JSONL,
+    JSON, Parquet or a directory of Parquet shards; an OUT ending in .parquet is Parquet).
 
     The first sample of each duplicate group is kept; the report lists, for each
     kept id, the ids dropped as its duplicates, by which stage and how similar.

@@ -39,7 +39,8 @@ from gra.cli.common import ProgressLine, flag_terms
     help="Cache of the mismatch stage's losses [default: in gra's cache directory].",
 )
 def command(data, out, config_path, stages, store, cache):
-    """Review each sample of DATA (gra, Alpaca, ShareGPT or messages JSONL).
+    """Review each sample of DATA (gra, Alpaca, ShareGPT or messages records in JSONL,
+    JSON, Parquet or a directory of Parquet shards; an OUT ending in .parquet is Parquet).
 
     Each output line keeps the input's fields and adds: verdict (accept or reject),
     score (higher is better; rank by it), reasons, decided_by, the reviews with

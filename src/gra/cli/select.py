@@ -122,8 +122,11 @@ def command(
     config_path,
     scores_path,
 ):
-    """Select samples from DATA (gra, Alpaca, ShareGPT or messages JSONL) by IFD or a
-    judge score, optionally for diversity; write them with their scores to OUT."""
+    """Select samples from DATA by IFD or a judge score, optionally for diversity; write
+    them with their scores to OUT.
+
+    DATA: gra, Alpaca, ShareGPT or messages records in JSONL, JSON, Parquet or a directory
+    of Parquet shards; an OUT ending in .parquet is Parquet."""
     import gra
 
     progress = ProgressLine("select")

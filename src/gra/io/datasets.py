@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gra.core.errors import UserError
+from gra.io.parquet import is_parquet, read_rows, shard_files
 from gra.io.seeds import ALIASES, _describe, _names, _q, json_line
 
 __all__ = [
@@ -92,17 +93,37 @@ def sample_text(sample: Sample, field: str) -> str:
 
 
 def check_dataset_path(path: str | Path) -> Path:
-    """The path, if it names a readable ``.jsonl`` or ``.json`` file; else a UserError."""
+    """The path, if it names a readable ``.jsonl``, ``.json`` or ``.parquet`` file or a
+    directory of ``.parquet`` (or ``.jsonl``) shards; else a UserError."""
     where = str(path)
     p = Path(path).expanduser()
     if not p.exists():
         raise UserError("data file not found; check the path", where)
     if p.is_dir():
-        raise UserError("is a directory; give the path of a .jsonl or .json file", where)
-    if p.suffix.lower() not in (".jsonl", ".json"):
+        shard_files(p, where)
+        return p
+    if p.suffix.lower() not in (".jsonl", ".json", ".parquet"):
         kind = f'"{p.suffix}"' if p.suffix else "no extension"
-        raise UserError(f"unsupported data file type ({kind}); use .jsonl or .json", where)
+        raise UserError(
+            f"unsupported data file type ({kind}); use .jsonl, .json, .parquet or a directory "
+            "of .parquet shards",
+            where,
+        )
     return p
+
+
+def _objects(p: Path, path: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Every record of a data file or of each shard of a directory, in order."""
+    if p.is_dir():
+        for shard in shard_files(p, path):
+            yield from _objects(shard, str(shard))
+    elif is_parquet(p):
+        for where, n, row in read_rows(p, path):
+            yield where, n, _object(row, where)
+    elif p.suffix.lower() == ".jsonl":
+        yield from _jsonl_objects(p, path)
+    else:
+        yield from _json_objects(p, path)
 
 
 def read_samples(path: str | Path) -> Iterator[Sample]:
@@ -110,11 +131,11 @@ def read_samples(path: str | Path) -> Iterator[Sample]:
     a repeated id is an error (outputs and score caches are keyed by id)."""
     p = check_dataset_path(path)
     seen: dict[str, str] = {}
-    reader = _jsonl_objects if p.suffix.lower() == ".jsonl" else _json_objects
     empty = True
-    for where, n, obj in reader(p, str(path)):
+    for where, n, obj in _objects(p, str(path)):
         empty = False
-        sample = _to_sample(obj, where, f"{p.stem}:{n}")
+        stem = Path(where.split(":")[0]).stem if p.is_dir() else p.stem
+        sample = _to_sample(obj, where, f"{stem}:{n}")
         first = seen.get(sample.id)
         if first is not None:
             raise UserError(

@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "CONVERTERS",
+    "EXPORTS",
     "FORMATS",
     "convert",
     "export",
@@ -26,9 +27,13 @@ __all__ = [
     "to_sharegpt",
     "write_json_atomic",
     "write_jsonl_atomic",
+    "write_records_atomic",
 ]
 
-FORMATS = ("gra", "alpaca", "sharegpt", "openai")
+FORMATS = ("gra", "alpaca", "sharegpt", "openai")  # record shapes
+#: what a run can export (``gra synth --format``): the shapes as JSONL, and the gra records
+#: as one Parquet file (``data.parquet``)
+EXPORTS = (*FORMATS, "parquet")
 
 Record = dict[str, Any]
 
@@ -78,9 +83,9 @@ CONVERTERS: dict[str, Callable[[Record], Record]] = {
 }
 
 
-def _check_fmt(fmt: str) -> None:
-    if fmt not in CONVERTERS:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+def _check_fmt(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
+    if fmt not in allowed:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(allowed)}")
 
 
 def convert(r: Record, fmt: str) -> Record:
@@ -90,9 +95,11 @@ def convert(r: Record, fmt: str) -> Record:
 
 
 def export_path(run_dir: Path, fmt: str) -> Path:
-    """Where ``export`` writes ``fmt``: ``data.jsonl`` for gra, else ``data.<fmt>.jsonl``."""
-    _check_fmt(fmt)
-    return Path(run_dir) / ("data.jsonl" if fmt == "gra" else f"data.{fmt}.jsonl")
+    """Where ``export`` writes ``fmt``: ``data.jsonl`` for gra, ``data.parquet`` for
+    parquet, else ``data.<fmt>.jsonl``."""
+    _check_fmt(fmt, EXPORTS)
+    names = {"gra": "data.jsonl", "parquet": "data.parquet"}
+    return Path(run_dir) / names.get(fmt, f"data.{fmt}.jsonl")
 
 
 def write_jsonl_atomic(path: str | os.PathLike[str], records: Iterable[Record]) -> int:
@@ -108,6 +115,16 @@ def write_jsonl_atomic(path: str | os.PathLike[str], records: Iterable[Record]) 
             yield json.dumps(rec, ensure_ascii=False) + "\n"
 
     return _write_atomic(Path(path), lines())
+
+
+def write_records_atomic(path: str | os.PathLike[str], records: Iterable[Record]) -> int:
+    """Write records as Parquet when ``path`` ends in ``.parquet``, else as JSONL; both
+    atomically. Returns the number written."""
+    from gra.io.parquet import is_parquet, write_parquet_atomic
+
+    if is_parquet(path):
+        return write_parquet_atomic(path, records)
+    return write_jsonl_atomic(path, records)
 
 
 def write_json_atomic(path: str | os.PathLike[str], value: Any) -> None:
@@ -158,6 +175,6 @@ def _fsync_dir(directory: Path) -> None:
 def export(records: list[Record], run_dir: Path, fmt: str) -> Path:
     """Write ``records`` converted to ``fmt`` under ``run_dir``; returns the file path."""
     out = export_path(run_dir, fmt)
-    convert_one = CONVERTERS[fmt]
-    write_jsonl_atomic(out, (convert_one(r) for r in records))
+    convert_one = CONVERTERS.get(fmt, to_gra)
+    write_records_atomic(out, (convert_one(r) for r in records))
     return out

@@ -23,6 +23,7 @@ from typing import Any
 
 from gra.core.errors import UserError
 from gra.core.records import Seed
+from gra.io.parquet import is_parquet, read_rows
 
 #: Accepted names for each field, canonical name first.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -52,7 +53,7 @@ class _Loc:
         return f"{self.kind} {self.n}"
 
     def error(self, message: str) -> UserError:
-        if self.kind == "item":
+        if self.kind in ("item", "row"):
             return UserError(f"{self.label}: {message}", self.path)
         return UserError(message, f"{self.path}:{self.n}")
 
@@ -61,7 +62,7 @@ Record = tuple[_Loc, dict[str, Any]]
 
 
 def load_seeds(path: str | Path, default_domain: str = "general") -> list[Seed]:
-    """Read seeds from a ``.jsonl``, ``.json`` or ``.csv`` file, in file order.
+    """Read seeds from a ``.jsonl``, ``.json``, ``.csv`` or ``.parquet`` file, in file order.
 
     ``instruction`` and ``response`` must be non-empty strings; ``input``,
     ``domain`` (default ``default_domain``) and ``id`` (string or integer,
@@ -80,10 +81,18 @@ def load_seeds(path: str | Path, default_domain: str = "general") -> list[Seed]:
         )
     if not p.is_file():
         raise UserError("is not a regular file; give the path of a seed file", where)
+    if is_parquet(p):
+        located = (_object_at(_Loc(where, "row", n), row) for _, n, row in read_rows(p, where))
+        seeds = _collect(located, p.stem, default_domain)
+        if not seeds:
+            raise UserError("no seeds in file; add rows with instruction and response", where)
+        return seeds
     reader = _READERS.get(p.suffix.lower())
     if reader is None:
         kind = f'"{p.suffix}"' if p.suffix else "no extension"
-        raise UserError(f"unsupported seed file type ({kind}); use .jsonl, .json or .csv", where)
+        raise UserError(
+            f"unsupported seed file type ({kind}); use .jsonl, .json or .csv (or .parquet)", where
+        )
 
     text = _read_text(p, where)
     if not text.strip():

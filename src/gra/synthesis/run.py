@@ -22,7 +22,7 @@ from gra.core.records import Seed
 from gra.core.store import STORE_NAME, Store
 from gra.council.pool import ModelPool
 from gra.executors import LocalExecutor
-from gra.io.formats import FORMATS, write_jsonl_atomic
+from gra.io.formats import EXPORTS, write_jsonl_atomic
 from gra.io.seeds import load_seeds
 from gra.models.registry import EMBEDDED, EmbeddedModel, hf_path, is_installed
 from gra.synthesis.pipeline import Budget, Synth
@@ -81,8 +81,8 @@ def _check_options(opts: RunOptions) -> None:
             arg = {"target": "n"}.get(name, name)
             raise UserError(f"must be {'>= 0' if name == 'max_tokens' else '>= 1'}", arg)
     for fmt in opts.formats:
-        if fmt not in FORMATS:
-            raise UserError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", "formats")
+        if fmt not in EXPORTS:
+            raise UserError(f"unknown format {fmt!r}; use one of {', '.join(EXPORTS)}", "formats")
 
 
 def create_run(
