@@ -220,3 +220,29 @@ def test_every_ended_candidate_carries_its_outcome_as_data(tmp_path):
     c.reason = "anything at all: the summary does not read it"
     store.save_candidate(c)
     assert summarize(store, store.candidates())["cheap_checks"] == {"too_short": 1}
+
+
+def test_candidates_in_flight_at_the_target_are_cancelled_not_unfinished(tmp_path):
+    from gra.synthesis.writer import summarize
+
+    synth, store, _ = make(
+        tmp_path, FakeLoader(score=lambda r: 9), {"executor": {"concurrency": 6}}
+    )
+    assert run(synth, target=2).startswith("target reached")
+    states = store.state_counts()
+    assert states["accepted"] == 2 and "running" not in states
+    cancelled = store.candidates("cancelled")
+    assert cancelled, states  # six in flight, two were enough
+    assert {c.outcome.code for c in cancelled} == {"cancelled_at_target"}
+    counts = summarize(store, store.candidates())["counts"]
+    assert counts["unfinished"] == 0 and counts["cancelled_at_target"] == len(cancelled)
+    assert counts["candidates"] == sum(n for s, n in states.items() if s != "cancelled")
+    # a larger target takes the cancelled ones up first, replaying their stored calls
+    first = {c.idx for c in cancelled}
+    one = {"executor": {"concurrency": 1}}  # in order: the cancelled ones before new ones
+    synth2, store2, _ = make(tmp_path, FakeLoader(score=lambda r: 9), one, store=store)
+    run(synth2, target=2 + len(first))
+    assert not store2.candidates("cancelled")
+    redone = {c.idx for c in store2.candidates() if c.idx in first}
+    assert redone == first and all(c.state != "running" for c in store2.candidates())
+    assert store2.db.execute("SELECT MAX(live_calls) FROM calls").fetchone() == (1,)

@@ -291,3 +291,20 @@ def test_a_failing_report_is_a_warning_and_the_run_is_kept(tmp_path, server):
     warn = [x for x in r.stderr.splitlines() if x.startswith("gra: warning: report not written")]
     assert len(warn) == 1 and "gra report" in warn[0] and "Traceback" not in r.stderr
     assert len((tmp_path / "run" / "data.jsonl").read_text().splitlines()) == 2
+
+
+def test_candidates_cancelled_at_the_target_stay_out_of_the_funnel(tmp_path):
+    from gra.core.records import Candidate
+
+    run_dir = write_run(tmp_path / "run", 60, running=0, target=5)
+    store = Store(run_dir / "run.sqlite", new_session=False, lock=False)
+    try:
+        for k in range(3):
+            store.save_candidate(Candidate(1000 + k, "", "", [], state="cancelled"))
+    finally:
+        store.close()
+    d = gather(run_dir)
+    assert d["funnel"]["stages"][0]["n"] == 60  # the three are not counted
+    assert d["funnel"]["verdicts"]["cancelled at the target"] == 3
+    assert all("unfinished" not in x["name"] for x in d["funnel"]["losses"])
+    assert d["meta"]["states"]["cancelled"] == 3

@@ -130,7 +130,9 @@ class Candidate:
 
     ``state`` is ``running`` until the candidate ends as one of TERMINAL:
     accepted, rejected, duplicate, failed, or surplus (accepted after the
-    target was already met; kept in the store, not written out).
+    target was already met; kept in the store, not written out). A candidate still in
+    flight when the target is reached is ``cancelled``: not terminal, a later run with a
+    larger target takes it up first.
     """
 
     idx: int

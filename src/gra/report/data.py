@@ -55,6 +55,7 @@ VERDICTS = (
     "surplus",
     "failed",
     "unfinished",
+    "cancelled at the target",
 )
 
 
@@ -79,6 +80,8 @@ def overall(r: Review) -> float | None:
 def verdict(c: Candidate) -> str:
     if c.state == "running":
         return "unfinished"
+    if c.state == "cancelled":
+        return "cancelled at the target"
     if c.state in ("accepted", "surplus"):
         if c.state == "surplus":
             return "surplus"
@@ -104,7 +107,7 @@ def cheap_check_name(c: Candidate) -> str | None:
 
 
 STAGES = (
-    ("candidates", "started, unfinished ones included"),
+    ("candidates", "started, unfinished ones included (not those cancelled at the target)"),
     ("generated", "an instruction and a response came back"),
     ("passed cheap checks", "before any reviewer token"),
     ("reviewed", "not a duplicate before review; the council's scores aggregated"),
@@ -154,6 +157,8 @@ def funnel(cands: Sequence[Candidate], summary: dict[str, Any]) -> dict[str, Any
     reached = [0] * len(STAGES)
     lost: Counter = Counter()
     for c in cands:
+        if c.state == "cancelled":
+            continue  # not needed once the target was reached: outside the shares
         stage, why = fate(c)
         reached[stage] += 1
         if why:
@@ -319,7 +324,7 @@ def acceptance(cands: Sequence[Candidate]) -> dict[str, Any]:
     """Finished candidates and accepted ones per generator model x domain."""
     cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for c in cands:
-        if c.state == "running" or not c.generator:
+        if c.state in ("running", "cancelled") or not c.generator:
             continue
         cell = cells[(c.generator, c.domain)]
         cell[0] += 1

@@ -133,6 +133,9 @@
       ["thresholds", `accept mean ≥ ${fmt(m.thresholds.accept_mean)}, reject mean < ${fmt(m.thresholds.reject_mean)}, adjudicate when std > ${fmt(m.thresholds.max_std)}`],
     ];
     b.append(table(["", ""], info));
+    if (states.cancelled) {
+      b.append(el("p", null, `${fmt(states.cancelled)} candidates were cancelled when the target was reached. They are left out of the funnel; their stored model calls are kept, so gra synth --resume --n with a larger target runs them first.`));
+    }
     if (states.running) {
       b.append(el("p", { class: "warn" }, `${fmt(states.running)} candidates are unfinished (the run is still going, or it stopped before they ended): they appear in the funnel and the sample browser as "unfinished".`));
     }

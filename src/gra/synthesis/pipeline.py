@@ -255,6 +255,8 @@ class Synth:
                 self._attempt, self._indices(budget, sum(counts.values())), self._finished,
                 self.cfg.candidates_in_flight(),
             )  # fmt: skip
+            if (self._stop or "").startswith("target reached"):
+                self._cancel_unfinished()
         finally:
             # collect shared tag tasks whose waiters are gone (their errors are reported above)
             for fut in self._tags.values():
@@ -263,10 +265,25 @@ class Synth:
             self._tags.clear()  # tasks belong to this event loop; the store keeps the replies
         return self._stop or "nothing to do"
 
+    def _cancel_unfinished(self) -> None:
+        """At the target, the candidates still in flight are not needed: they end as
+        ``cancelled`` (their stored calls kept, so a later ``--resume --n`` larger runs
+        them first); ``running`` is left for runs that really stopped early."""
+        why = (
+            "cancelled when the target was reached; its stored calls are kept for a later "
+            "gra synth --resume --n larger"
+        )
+        for c in self.store.candidates("running"):
+            c.state, c.reason = "cancelled", why
+            c.outcome = Outcome("synthesis", "cancelled_at_target", why)
+            self.store.save_candidate(c)
+
     def _indices(self, budget: Budget, launched: int) -> Iterator[int]:
         """The candidates to run, pulled one per free slot: unfinished ones first, then new
         ones until the target or a budget is reached (then ``_stop`` says which)."""
-        pending = [c.idx for c in self.store.candidates("running")]
+        pending = sorted(
+            c.idx for state in ("running", "cancelled") for c in self.store.candidates(state)
+        )
         existing = self.store.candidates()
         next_idx = (existing[-1].idx + 1) if existing else 0
         while True:

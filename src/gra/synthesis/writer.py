@@ -77,11 +77,11 @@ def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
     by_gen: dict[str, Counter] = defaultdict(Counter)
     by_domain: dict[str, Counter] = defaultdict(Counter)
     for c in cands:
-        if c.state in ("running",) or not c.generator:
+        if c.state in ("running", "cancelled") or not c.generator:
             continue
         by_gen[c.generator][c.state] += 1
         by_domain[c.domain][c.state] += 1
-    finished = [c for c in cands if c.state != "running"]
+    finished = [c for c in cands if c.state not in ("running", "cancelled")]
     usage = store.usage_by("role")
     review_tokens = sum(
         int(usage.get(role, {}).get(k, 0))
@@ -95,6 +95,8 @@ def summarize(store: Store, cands: list[Candidate]) -> dict[str, Any]:
         "counts": {
             "candidates": len(finished),
             "unfinished": states.get("running", 0),
+            # in flight when the target was reached: not part of the funnel's shares
+            "cancelled_at_target": states.get("cancelled", 0),
             "generation_failed": states.get("failed", 0),
             "cheap_check_rejected": sum(checks.values()),
             "reviewed": sum(1 for c in cands if c.aggregate),
