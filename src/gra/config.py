@@ -159,6 +159,15 @@ class ExecutorSettings:
 
 
 @dataclass
+class CardSettings:
+    # the run directory's dataset card (README.md): its license (a Hugging Face license id,
+    # e.g. apache-2.0, cc-by-4.0; "other" when unsure) and its name (default: the run's
+    # directory name)
+    license: str = "other"
+    name: str = ""
+
+
+@dataclass
 class Config:
     seed: int = 0
     models: dict[str, ModelSettings] = field(
@@ -177,6 +186,7 @@ class Config:
     checks: ChecksSettings = field(default_factory=ChecksSettings)
     dedup: DedupSettings = field(default_factory=DedupSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    card: CardSettings = field(default_factory=CardSettings)
 
     def model_names(self) -> list[str]:
         """Every model some role uses, in first-use order."""

@@ -15,6 +15,7 @@ from typing import Any
 from gra.core.records import Candidate
 from gra.core.store import Store
 from gra.io.formats import export, write_json_atomic
+from gra.synthesis.card import write_card
 
 
 def _call(info) -> dict[str, Any] | None:
@@ -139,4 +140,5 @@ def write_outputs(
         files[fmt] = str(export(records, run_dir, fmt).name)
     summary = {**extra, "files": files, **summarize(store, cands)}
     write_json_atomic(run_dir / "summary.json", summary)
+    write_card(run_dir, summary, store)
     return summary
