@@ -5,8 +5,8 @@ Rows are read in batches (``iter_batches``), so a large file streams; a null fie
 as absent (one file has one set of columns, a JSONL record only the fields it has).
 Columns keep their Arrow types (strings, numbers, lists, structs): ``conversations`` and
 ``messages`` read as lists of dicts, as in JSONL. On writing, a column whose values Arrow
-cannot give one type (a string in one record, an object in another) is written as JSON
-text.
+cannot give one type (a string in one record, an object in another), or that Parquet
+cannot store (an object that is always empty), is written as JSON text.
 """
 
 from __future__ import annotations
@@ -81,9 +81,23 @@ def write_parquet_atomic(path: str | os.PathLike[str], records: Iterable[dict[st
 
 def _column(values: list[Any], pa: Any) -> Any:
     try:
-        return pa.array(values)
+        array = pa.array(values)
+        if not _writable(array.type, pa):
+            raise TypeError("an empty struct or null-only list has no Parquet type")
+        return array
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         return pa.array(
             [None if v is None else json.dumps(v, ensure_ascii=False) for v in values],
             type=pa.string(),
         )
+
+
+def _writable(t: Any, pa: Any) -> bool:
+    """Whether Parquet can store type ``t``: no struct without fields inside it."""
+    if pa.types.is_struct(t):
+        return t.num_fields > 0 and all(_writable(t.field(i).type, pa) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _writable(t.value_type, pa)
+    if pa.types.is_map(t):
+        return _writable(t.key_type, pa) and _writable(t.item_type, pa)
+    return True
