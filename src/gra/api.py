@@ -116,13 +116,31 @@ def build_report(run_dir: PathLike, out: PathLike | None = None, **kwargs: Any) 
 # ------------------------------------------------------------------ datasets
 
 
-def _samples(data: PathLike | Records, name: str = "data") -> list[Sample]:
+def _samples(
+    data: PathLike | Records, name: str = "data", fields: dict[str, str] | None = None
+) -> list[Sample]:
     from gra.io.datasets import check_dataset_path, load_samples, samples_from_records
 
     if isinstance(data, (str, os.PathLike)):
         check_dataset_path(data)
-        return load_samples(data)
-    return samples_from_records(data, where=name)
+        return load_samples(data, _fields(fields))
+    return samples_from_records(data, where=name, fields=_fields(fields))
+
+
+def _fields(fields: dict[str, str] | None) -> dict[str, str] | None:
+    """A column mapping, checked: gra's field name -> the dataset's column name."""
+    from gra.io.datasets import MAPPABLE
+
+    if not fields:
+        return None
+    unknown = [k for k in fields if k not in MAPPABLE]
+    if unknown:
+        raise UserError(f"can map {', '.join(MAPPABLE)}, not {unknown[0]!r}", "fields")
+    return {k: v for k, v in fields.items() if v}
+
+
+def _is_path(data: Any) -> bool:
+    return isinstance(data, (str, os.PathLike))
 
 
 def _check_out(out: PathLike | None, data: Any, name: str) -> Path | None:
@@ -160,6 +178,7 @@ def review(
     data: PathLike | Records,
     out: PathLike | None = None,
     *,
+    fields: dict[str, str] | None = None,
     config: PathLike | dict[str, Any] | Config | None = None,
     stages: Iterable[str] | None = None,
     store: PathLike | None = None,
@@ -182,7 +201,7 @@ def review(
             cfg.review.stages = check_stages([s.strip() for s in stages if s.strip()])
         except ValueError as e:
             raise UserError(str(e), "stages") from None
-    samples = _samples(data)
+    samples = _samples(data, fields=fields)
     names = []
     if "council" in cfg.review.stages:
         names += cfg.judging_models("adjudicator" in cfg.review.stages)
@@ -225,6 +244,7 @@ def select(
     data: PathLike | Records,
     out: PathLike | None = None,
     *,
+    fields: dict[str, str] | None = None,
     method: str = "ifd",
     top_n: int | None = None,
     top_percent: float | None = None,
@@ -289,7 +309,7 @@ def select(
         from gra.curate.embed import DEFAULT_EMBEDDER, load_embedder
 
         embed = load_embedder(embedder or DEFAULT_EMBEDDER).embed
-    samples = _samples(data)
+    samples = _samples(data, fields=fields)
     say = progress or (lambda text: None)
     dropped = check_drops(samples) if checks else [None] * len(samples)
     if method == "ifd":
@@ -424,6 +444,7 @@ def dedup(
     data: PathLike | Records,
     out: PathLike | None = None,
     *,
+    fields: dict[str, str] | None = None,
     field: str = "instruction",
     jaccard: float = 0.7,
     ngram: int = 3,
@@ -456,9 +477,9 @@ def dedup(
         raise UserError("is used only with cosine > 0; add cosine 0.9", "embedder")
     if isinstance(data, (str, os.PathLike)):
         check_dataset_path(data)
-        source: Iterable[Sample] = read_samples(data)
+        source: Iterable[Sample] = read_samples(data, _fields(fields))
     else:
-        source = samples_from_records(data, where="data")
+        source = samples_from_records(data, where="data", fields=_fields(fields))
     opts = DedupOptions(field=field, jaccard=jaccard, ngram=ngram, num_perm=num_perm, cosine=cosine)
     removals: list[Removal] = []
     stats = DedupStats()
@@ -506,6 +527,7 @@ def dedup(
 
 def diversity(
     *data: PathLike | Records,
+    fields: dict[str, str] | None = None,
     field: str = "text",
     bleu_sample: int = 500,
     embed_sample: int = 2000,
@@ -525,14 +547,14 @@ def diversity(
     if field not in ("text", "instruction", "response"):
         raise UserError("must be text, instruction or response", "field")
     for d in data:  # a missing file fails now, before the embedder loads
-        if isinstance(d, (str, os.PathLike)):
+        if _is_path(d):
             check_dataset_path(d)
     model = None
     if embedder is not False:
         from gra.curate.embed import DEFAULT_EMBEDDER, load_embedder
 
         model = load_embedder(embedder or DEFAULT_EMBEDDER)
-    with _as_files(data) as paths:
+    with _as_files(data, _fields(fields)) as paths:
         return report(
             paths,
             field=field,
@@ -545,18 +567,37 @@ def diversity(
 
 
 @contextmanager
-def _as_files(data: Iterable[PathLike | Records]) -> Iterator[list[Path]]:
-    """Paths as they are; in-memory records written to a temporary JSONL each."""
-    from gra.io.datasets import check_dataset_path, samples_from_records
+def _as_files(
+    data: Iterable[PathLike | Records], fields: dict[str, str] | None
+) -> Iterator[list[Path]]:
+    """Files as they are; in-memory records, Hugging Face datasets and anything read with
+    a column mapping written to a temporary JSONL each (named after its source)."""
+    from gra.io.datasets import check_dataset_path, read_samples, samples_from_records
     from gra.io.formats import write_jsonl_atomic
+    from gra.io.hf import is_hf_spec, is_saved_dataset
 
     with tempfile.TemporaryDirectory(prefix="gra-") as tmp:
         paths = []
         for k, d in enumerate(data):
-            if isinstance(d, (str, os.PathLike)):
-                paths.append(check_dataset_path(d))
-                continue
-            p = Path(tmp) / f"records-{k}.jsonl"
-            write_jsonl_atomic(p, (s.record for s in samples_from_records(d, f"data[{k}]")))
-            paths.append(p)
+            if _is_path(d):
+                p = check_dataset_path(d)
+                if not (fields or is_hf_spec(d) or is_saved_dataset(p)):
+                    paths.append(p)
+                    continue
+                samples: Iterable[Sample] = read_samples(d, fields)
+                name = Path(str(d).replace(":", "_")).name
+            else:
+                samples = samples_from_records(d, f"data[{k}]", fields)
+                name = f"records-{k}"
+            out = Path(tmp) / str(k) / f"{name}.jsonl"
+            write_jsonl_atomic(out, (_plain(s) for s in samples))
+            paths.append(out)
         yield paths
+
+
+def _plain(s: Sample) -> dict[str, Any]:
+    """A sample as a gra record: its fields under gra's names, its generator kept."""
+    record = {"id": s.id, "instruction": s.instruction, "input": s.input, "response": s.response}
+    if s.generator:
+        record["provenance"] = {"generator": s.generator}
+    return record

@@ -36,6 +36,26 @@ def flag_terms(**extra: str) -> Iterator[None]:
         raise UserError(message, flags[head] + sep + rest) from None
 
 
+def field_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--instruction-field, --input-field, --response-field, --id-field: the dataset's
+    column names where they differ from gra's (passed on as ``fields``)."""
+    for name in ("id", "response", "input", "instruction"):
+        command = click.option(
+            f"--{name}-field",
+            f"{name}_field",
+            metavar="COLUMN",
+            help=f"The dataset's column that holds the {name} [default: {name}].",
+        )(command)
+    return command
+
+
+def fields_of(kwargs: dict[str, Any]) -> dict[str, str]:
+    """The column mapping the field options give (popped from ``kwargs``)."""
+    names = ("instruction", "input", "response", "id")
+    given = {n: kwargs.pop(f"{n}_field", None) for n in names}
+    return {n: c for n, c in given.items() if c}
+
+
 def fraction_option(name: str, default: float, help_text: str) -> Callable[[Any], Any]:
     """A float option in [0, 1]."""
     return click.option(

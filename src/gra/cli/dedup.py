@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, flag_terms, fraction_option
+from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, fraction_option
 
 
 @click.command("dedup")
+@field_options
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option(
     "--out",
@@ -50,7 +51,7 @@ from gra.cli.common import ProgressLine, flag_terms, fraction_option
     type=click.Path(path_type=Path),
     help="JSON report of what was removed and why [default: OUT with .dedup.json].",
 )
-def command(data, out, field, jaccard, ngram, num_perm, cosine, embedder, report):
+def command(data, out, field, jaccard, ngram, num_perm, cosine, embedder, report, **field_kw):
     """Remove duplicate samples from DATA (gra, Alpaca, ShareGPT or messages records in JSONL,
     JSON, Parquet or a directory of Parquet shards; an OUT ending in .parquet is Parquet).
 
@@ -62,9 +63,9 @@ def command(data, out, field, jaccard, ngram, num_perm, cosine, embedder, report
     progress = ProgressLine("dedup")
     try:
         with flag_terms():
-            r = gra.dedup(data, out, field=field, jaccard=jaccard, ngram=ngram,
-                          num_perm=num_perm, cosine=cosine, embedder=embedder, report=report,
-                          progress=progress.update)  # fmt: skip
+            r = gra.dedup(data, out, fields=fields_of(field_kw), field=field, jaccard=jaccard,
+                          ngram=ngram, num_perm=num_perm, cosine=cosine, embedder=embedder,
+                          report=report, progress=progress.update)  # fmt: skip
     finally:
         progress.done()
     s = r.summary

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gra.cli.common import flag_terms
+from gra.cli.common import field_options, fields_of, flag_terms
 from gra.core.errors import UserError
 from gra.io.datasets import TEXT_FIELDS
 
@@ -88,6 +88,7 @@ def _caption(result: dict[str, Any]) -> str:
 
 
 @click.command("diversity")
+@field_options
 @click.argument("data", nargs=-1, required=True)
 @click.option(
     "--field",
@@ -131,6 +132,7 @@ def command(
     no_embeddings: bool,
     seed: int,
     json_path: str | None,
+    **field_kw,
 ) -> None:
     """Diversity of DATA files (.jsonl/.json): per file and, for gra output, per generator.
 
@@ -146,6 +148,7 @@ def command(
     with flag_terms():
         result = gra.diversity(
             *data,
+            fields=fields_of(field_kw),
             field=field,
             bleu_sample=bleu_sample,
             embed_sample=embed_sample,

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, flag_terms
+from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms
 
 
 @click.command("review")
+@field_options
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option(
     "--out",
@@ -38,7 +39,7 @@ from gra.cli.common import ProgressLine, flag_terms
     type=click.Path(path_type=Path),
     help="Cache of the mismatch stage's losses [default: in gra's cache directory].",
 )
-def command(data, out, config_path, stages, store, cache):
+def command(data, out, config_path, stages, store, cache, **field_kw):
     """Review each sample of DATA (gra, Alpaca, ShareGPT or messages records in JSONL,
     JSON, Parquet or a directory of Parquet shards; an OUT ending in .parquet is Parquet).
 
@@ -54,8 +55,9 @@ def command(data, out, config_path, stages, store, cache):
     try:
         with flag_terms():
             stage_list = None if stages is None else stages.split(",")
-            r = gra.review(data, out, config=config_path, stages=stage_list, store=store,
-                           cache=cache, progress=progress.update)  # fmt: skip
+            r = gra.review(data, out, fields=fields_of(field_kw), config=config_path,
+                           stages=stage_list, store=store, cache=cache,
+                           progress=progress.update)  # fmt: skip
     finally:
         progress.done()
     summary = r.summary

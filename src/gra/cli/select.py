@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, flag_terms
+from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms
 
 
 @click.command("select")
+@field_options
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Selected JSONL.")
 @click.option(
@@ -121,6 +122,7 @@ def command(
     reviewers,
     config_path,
     scores_path,
+    **field_kw,
 ):
     """Select samples from DATA by IFD or a judge score, optionally for diversity; write
     them with their scores to OUT.
@@ -134,9 +136,9 @@ def command(
     try:
         with flag_terms(reviewers="--reviewer", scores="--scores"):
             r = gra.select(
-                data, out, method=method, top_n=top_n, top_percent=top_percent,
-                diversity=diversity, tau=tau, embedder=embedder, scorer=scorer,
-                template=template, variant=variant, max_ifd=max_ifd, guard=guard,
+                data, out, fields=fields_of(field_kw), method=method, top_n=top_n,
+                top_percent=top_percent, diversity=diversity, tau=tau, embedder=embedder,
+                scorer=scorer, template=template, variant=variant, max_ifd=max_ifd, guard=guard,
                 checks=checks, cache=cache, min_score=min_score, score_field=score_field,
                 reviewers=reviewers, config=config_path, scores=scores_path,
                 progress=progress.update,

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gra.core.errors import UserError
+from gra.io.hf import check_spec, hf_rows, is_hf_spec, is_saved_dataset
 from gra.io.parquet import is_parquet, read_rows, shard_files
 from gra.io.seeds import ALIASES, _describe, _names, _q, json_line
 
@@ -96,9 +97,14 @@ def check_dataset_path(path: str | Path) -> Path:
     """The path, if it names a readable ``.jsonl``, ``.json`` or ``.parquet`` file or a
     directory of ``.parquet`` (or ``.jsonl``) shards; else a UserError."""
     where = str(path)
+    if is_hf_spec(path):
+        check_spec(where)
+        return Path(where)
     p = Path(path).expanduser()
     if not p.exists():
         raise UserError("data file not found; check the path", where)
+    if is_saved_dataset(p):
+        return p
     if p.is_dir():
         shard_files(p, where)
         return p
@@ -114,7 +120,10 @@ def check_dataset_path(path: str | Path) -> Path:
 
 def _objects(p: Path, path: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """Every record of a data file or of each shard of a directory, in order."""
-    if p.is_dir():
+    if is_hf_spec(path) or is_saved_dataset(p):
+        for where, n, row in hf_rows(path if is_hf_spec(path) else p, path):
+            yield where, n, _object(row, where)
+    elif p.is_dir():
         for shard in shard_files(p, path):
             yield from _objects(shard, str(shard))
     elif is_parquet(p):
@@ -126,14 +135,17 @@ def _objects(p: Path, path: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
         yield from _json_objects(p, path)
 
 
-def read_samples(path: str | Path) -> Iterator[Sample]:
+def read_samples(path: str | Path, fields: dict[str, str] | None = None) -> Iterator[Sample]:
     """Yield the file's samples in order. Ids default to ``<file stem>:<line>``;
-    a repeated id is an error (outputs and score caches are keyed by id)."""
+    a repeated id is an error (outputs and score caches are keyed by id). ``fields`` maps
+    gra's names (instruction, input, response, id) to the dataset's column names."""
     p = check_dataset_path(path)
     seen: dict[str, str] = {}
     empty = True
     for where, n, obj in _objects(p, str(path)):
         empty = False
+        if fields:
+            obj = mapped(obj, fields, where)
         stem = Path(where.split(":")[0]).stem if p.is_dir() else p.stem
         sample = _to_sample(obj, where, f"{stem}:{n}")
         first = seen.get(sample.id)
@@ -149,9 +161,29 @@ def read_samples(path: str | Path) -> Iterator[Sample]:
         raise UserError("data file has no records; add one JSON object per line", str(path))
 
 
-def load_samples(path: str | Path) -> list[Sample]:
+def load_samples(path: str | Path, fields: dict[str, str] | None = None) -> list[Sample]:
     """All samples of a file, as a list (see ``read_samples``)."""
-    return list(read_samples(path))
+    return list(read_samples(path, fields))
+
+
+#: the fields a column mapping may rename
+MAPPABLE = ("instruction", "input", "response", "id")
+
+
+def mapped(obj: dict[str, Any], fields: dict[str, str], where: str) -> dict[str, Any]:
+    """``obj`` with gra's fields read from the columns ``fields`` names (the record keeps
+    its own columns too)."""
+    out = dict(obj)
+    for ours, theirs in fields.items():
+        if theirs not in obj:
+            if ours == "input":
+                continue  # an optional field: absent is empty
+            raise UserError(
+                f'no "{theirs}" column (given as the {ours} field); columns here: {_names(obj)}',
+                where,
+            )
+        out[ours] = obj[theirs]
+    return out
 
 
 # ---------------------------------------------------------------- reading
@@ -217,7 +249,9 @@ def _object(value: Any, where: str) -> dict[str, Any]:
 
 
 def samples_from_records(
-    records: Iterable[dict[str, Any] | Sample], where: str = "records"
+    records: Iterable[dict[str, Any] | Sample],
+    where: str = "records",
+    fields: dict[str, str] | None = None,
 ) -> list[Sample]:
     """Samples from in-memory records (dicts in any format ``read_samples`` reads, or
     Samples); errors name ``where`` and the item number."""
@@ -227,7 +261,8 @@ def samples_from_records(
             out.append(obj)
         else:
             at = f"{where}[{n - 1}]"
-            out.append(_to_sample(_object(obj, at), at, str(n)))
+            obj = _object(obj, at)
+            out.append(_to_sample(mapped(obj, fields, at) if fields else obj, at, str(n)))
     return out
 
 

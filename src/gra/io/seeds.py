@@ -23,6 +23,7 @@ from typing import Any
 
 from gra.core.errors import UserError
 from gra.core.records import Seed
+from gra.io.hf import hf_rows, is_hf_spec, is_saved_dataset
 from gra.io.parquet import is_parquet, read_rows
 
 #: Accepted names for each field, canonical name first.
@@ -73,6 +74,13 @@ def load_seeds(path: str | Path, default_domain: str = "general") -> list[Seed]:
     """
     where = str(path)
     p = Path(path).expanduser()
+    if is_hf_spec(path) or is_saved_dataset(p):
+        rows = hf_rows(where if is_hf_spec(path) else p, where)
+        located = (_object_at(_Loc(where, "row", n), row) for _, n, row in rows)
+        seeds = _collect(located, p.stem, default_domain)
+        if not seeds:
+            raise UserError("no seeds in the dataset; it needs instruction and response", where)
+        return seeds
     if not p.exists():
         raise UserError("seed file not found; check the path", where)
     if p.is_dir():
