@@ -21,6 +21,7 @@ from gra.core.version import __version__
 _EXPORTS = {
     "synth": "gra.api",
     "resume": "gra.api",
+    "preview": "gra.api",
     "review": "gra.api",
     "select": "gra.api",
     "dedup": "gra.api",
@@ -48,6 +49,7 @@ __all__ = [
     "__version__",
     "synth",
     "resume",
+    "preview",
     "review",
     "select",
     "dedup",

@@ -78,6 +78,28 @@ def synth(
     return _execute(run_dir, opts, report, progress_stream)
 
 
+def preview(
+    seeds: PathLike | Iterable[dict[str, Any] | Seed],
+    k: int = 3,
+    *,
+    config: PathLike | dict[str, Any] | Config | None = None,
+):
+    """Run the first ``k`` candidates of a run end to end, without a run directory
+    (``gra synth --preview K``); one ``PreviewItem`` each: the candidate, the seeds it was
+    shown, every check that fired, each judge's p(Yes)."""
+    from gra.io.seeds import load_seeds, seeds_from_records
+    from gra.synthesis.preview import preview as run_preview
+    from gra.synthesis.run import check_models
+
+    if isinstance(seeds, (str, os.PathLike)):
+        seed_list = load_seeds(seeds)
+    else:
+        seed_list = seeds_from_records(seeds, where="seeds")
+    cfg = load_config(config)
+    check_models(cfg)
+    return run_preview(cfg, seed_list, k)
+
+
 def resume(
     run_dir: PathLike,
     *,

@@ -66,11 +66,30 @@ def cli(verbose: bool) -> None:
 @click.option(
     "--no-report", is_flag=True, help="Do not write RUN_DIR/report.html at the end (gra report)."
 )
-def synth(seeds, config_path, out, resume, target, max_candidates, max_tokens, formats, no_report):
+@click.option(
+    "--preview",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Run K candidates end to end without a run directory and show everything decided "
+    "about each (seeds, checks, judges, reviews, decision); nothing is kept.",
+)
+def synth(
+    seeds, config_path, out, resume, target, max_candidates, max_tokens, formats, no_report,
+    preview,
+):  # fmt: skip
     """Generate, review, adjudicate and deduplicate new samples from SEEDS."""
     import gra
     from gra.cli.common import flag_terms
     from gra.core.lock import Busy
+
+    if preview is not None:
+        if resume is not None or out is not None or seeds is None:
+            raise UserError("give SEEDS (and --config) with --preview, not --out or --resume",
+                            "--preview")  # fmt: skip
+        from gra.cli.preview import show
+
+        show(gra.preview(seeds, preview, config=config_path))
+        return
 
     if resume is not None:
         if seeds is not None or config_path is not None or out is not None:
