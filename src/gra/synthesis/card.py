@@ -128,7 +128,8 @@ def render_card(
         "",
         "This directory holds the seeds (`seeds.jsonl`) and the full config (`config.yaml`) "
         "the run used. Every random choice derives from the config's seed, so the same "
-        "command with the same models sends the same requests:",
+        "command makes the same plan (domains, generators, example seeds); the answers of "
+        "batched embedded models can still differ from run to run:",
         "",
         "```sh",
         f"gra synth seeds.jsonl --config config.yaml --n {opts.get('target', c['accepted'])} "
