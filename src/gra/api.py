@@ -60,22 +60,25 @@ def synth(
     Returns the ``RunResult`` (``run_dir``, ``stop_reason``, ``summary``;
     ``run_dir / "data.jsonl"`` holds the accepted samples). ``report``: also write
     ``report.html``."""
-    from gra.io.seeds import seeds_from_records
     from gra.synthesis.run import RunOptions, create_run
 
     opts = RunOptions(n, max_candidates, max_tokens, list(formats))
-    if isinstance(seeds, (str, os.PathLike)):
-        seeds_arg: Path | list[Seed] = Path(seeds)
-    else:
-        seeds_arg = seeds_from_records(seeds, where="seeds")
+    seeds_arg = _seed_source(seeds)  # a file stays a path: the run records where it came from
     cfg: Path | Config | None
-    if config is None or isinstance(config, (str, os.PathLike)):
+    if config is None or _is_path(config):
         cfg = Path(config) if config is not None else None
     else:
         cfg = load_config(config)
     run_dir = Path(out) if out is not None else Path("runs") / time.strftime("synth-%Y%m%d-%H%M%S")
     create_run(seeds_arg, cfg, run_dir, opts)
     return _execute(run_dir, opts, report, progress_stream)
+
+
+def _seed_source(seeds: PathLike | Iterable[dict[str, Any] | Seed]) -> Path | list[Seed]:
+    """A seed file's path, or in-memory seeds checked as a file's are."""
+    from gra.io.seeds import seeds_from_records
+
+    return Path(seeds) if _is_path(seeds) else seeds_from_records(seeds, where="seeds")
 
 
 def preview(
@@ -87,14 +90,12 @@ def preview(
     """Run the first ``k`` candidates of a run end to end, without a run directory
     (``gra synth --preview K``); one ``PreviewItem`` each: the candidate, the seeds it was
     shown, every check that fired, each judge's p(Yes)."""
-    from gra.io.seeds import load_seeds, seeds_from_records
+    from gra.io.seeds import load_seeds
     from gra.synthesis.preview import preview as run_preview
     from gra.synthesis.run import check_models
 
-    if isinstance(seeds, (str, os.PathLike)):
-        seed_list = load_seeds(seeds)
-    else:
-        seed_list = seeds_from_records(seeds, where="seeds")
+    source = _seed_source(seeds)
+    seed_list = load_seeds(source) if isinstance(source, Path) else source
     cfg = load_config(config)
     check_models(cfg)
     return run_preview(cfg, seed_list, k)
@@ -141,11 +142,10 @@ def build_report(run_dir: PathLike, out: PathLike | None = None, **kwargs: Any) 
 def _samples(
     data: PathLike | Records, name: str = "data", fields: dict[str, str] | None = None
 ) -> list[Sample]:
-    from gra.io.datasets import check_dataset_path, load_samples, samples_from_records
+    from gra.io.datasets import load_samples, samples_from_records
 
-    if isinstance(data, (str, os.PathLike)):
-        check_dataset_path(data)
-        return load_samples(data, _fields(fields))
+    if _is_path(data):
+        return load_samples(data, _fields(fields))  # checks the path first
     return samples_from_records(data, where=name, fields=_fields(fields))
 
 
@@ -173,7 +173,7 @@ def _check_out(out: PathLike | None, data: Any, name: str) -> Path | None:
     if out.is_dir():
         raise UserError("is a directory; give a file path", f"{name} {out}")
     if (
-        isinstance(data, (str, os.PathLike))
+        _is_path(data)
         and out.exists()
         and Path(data).exists()
         and out.resolve() == Path(data).resolve()
@@ -241,7 +241,7 @@ def review(
         samples, cfg, store_path, Path(cache) if cache else None, progress
     )  # fmt: skip
     records = [j.record() for j in judged]
-    where = str(data) if isinstance(data, (str, os.PathLike)) else "records"
+    where = str(data) if _is_path(data) else "records"
     summary = {"data": where, "stages": cfg.review.stages, **summarize(judged)}
     result = ReviewResult(records, summary)
     if out is not None:
@@ -497,7 +497,7 @@ def dedup(
         embed = load_embedder(embedder or DEFAULT_EMBEDDER).embed
     elif embedder:
         raise UserError("is used only with cosine > 0; add cosine 0.9", "embedder")
-    if isinstance(data, (str, os.PathLike)):
+    if _is_path(data):
         check_dataset_path(data)
         source: Iterable[Sample] = read_samples(data, _fields(fields))
     else:
@@ -524,7 +524,7 @@ def dedup(
             {"id": r.dropped, "method": r.method, "similarity": r.similarity}
         )
     summary = {
-        "input": str(data) if isinstance(data, (str, os.PathLike)) else "records",
+        "input": str(data) if _is_path(data) else "records",
         "output": str(out) if out is not None else None,
         "field": field,
         "stages": {
