@@ -96,3 +96,16 @@ def test_load_dataset_reads_the_accepted_rows_offline(tmp_path):
     assert got["n"] == len(rows) == 3
     assert {"instruction", "response", "provenance", "id"} <= set(got["columns"])
     assert got["first"] == rows[0]["instruction"]
+
+
+def test_a_card_that_cannot_be_written_costs_a_warning_not_the_run(tmp_path, monkeypatch, caplog):
+    from gra.synthesis import writer
+
+    def broken(*args):
+        raise ValueError("no card today")
+
+    monkeypatch.setattr(writer, "write_card", broken)
+    run_dir, summary = finished_run(tmp_path)
+    assert (run_dir / "summary.json").is_file() and summary["counts"]["accepted"] == 3
+    assert not (run_dir / "README.md").exists()
+    assert "dataset card not written (ValueError: no card today)" in caplog.text

@@ -7,6 +7,7 @@ atomically, never left half-written.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +17,8 @@ from gra.core.records import Candidate
 from gra.core.store import Store
 from gra.io.formats import export, write_json_atomic
 from gra.synthesis.card import write_card
+
+log = logging.getLogger("gra")
 
 
 def _call(info) -> dict[str, Any] | None:
@@ -140,5 +143,8 @@ def write_outputs(
         files[fmt] = str(export(records, run_dir, fmt).name)
     summary = {**extra, "files": files, **summarize(store, cands)}
     write_json_atomic(run_dir / "summary.json", summary)
-    write_card(run_dir, summary, store)
+    try:
+        write_card(run_dir, summary, store)
+    except Exception as e:  # noqa: BLE001 - the data and summary are written: never lose them to the card
+        log.warning("dataset card not written (%s: %s)", type(e).__name__, e)
     return summary
