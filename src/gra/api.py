@@ -54,15 +54,19 @@ def synth(
     formats: Iterable[str] = (),
     report: bool = False,
     progress_stream: Any = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    workers: int = 2,
 ):
     """Run ``gra synth``: generate, check, judge and deduplicate new samples from
     ``seeds`` into the new run directory ``out`` (default ``runs/synth-DATE-TIME``).
     Returns the ``RunResult`` (``run_dir``, ``stop_reason``, ``summary``;
     ``run_dir / "data.jsonl"`` holds the accepted samples). ``report``: also write
-    ``report.html``."""
+    ``report.html``. ``executor="ray"`` runs the candidates on ``workers`` Ray actors
+    (of the cluster at ``ray_address``; docs/ray.md)."""
     from gra.synthesis.run import RunOptions, create_run
 
-    opts = RunOptions(n, max_candidates, max_tokens, list(formats))
+    opts = RunOptions(n, max_candidates, max_tokens, list(formats), executor, ray_address, workers)
     seeds_arg = _seed_source(seeds)  # a file stays a path: the run records where it came from
     cfg: Path | Config | None
     if config is None or _is_path(config):
@@ -110,11 +114,15 @@ def resume(
     formats: Iterable[str] = (),
     report: bool = False,
     progress_stream: Any = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    workers: int = 2,
 ):
-    """Continue the run in ``run_dir`` (``gra synth --resume``); ``n`` raises its target."""
+    """Continue the run in ``run_dir`` (``gra synth --resume``); ``n`` raises its target.
+    The executor may differ from the one the run started on."""
     from gra.synthesis.run import RunOptions
 
-    opts = RunOptions(n, max_candidates, max_tokens, list(formats))
+    opts = RunOptions(n, max_candidates, max_tokens, list(formats), executor, ray_address, workers)
     return _execute(Path(run_dir), opts, report, progress_stream)
 
 

@@ -73,9 +73,29 @@ def cli(verbose: bool) -> None:
     help="Run K candidates end to end without a run directory and show everything decided "
     "about each (seeds, checks, judges, reviews, decision); nothing is kept.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where candidates run: this process, or Ray actors (pip install 'gra[ray]'; docs/ray.md).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDR",
+    help="The Ray cluster to join (e.g. auto, ray://HEAD:10001) [default: RAY_ADDRESS, or "
+    "a Ray started on this machine].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Ray actors (--executor ray); each loads its own embedded models.",
+)
 def synth(
     seeds, config_path, out, resume, target, max_candidates, max_tokens, formats, no_report,
-    preview,
+    preview, executor, ray_address, workers,
 ):  # fmt: skip
     """Generate, review, adjudicate and deduplicate new samples from SEEDS."""
     import gra
@@ -104,14 +124,17 @@ def synth(
             )
         run_dir = out or Path("runs") / time.strftime("synth-%Y%m%d-%H%M%S")
     limits = {"n": target, "max_candidates": max_candidates, "max_tokens": max_tokens}
+    where = {"executor": executor, "ray_address": ray_address, "workers": workers}
     # a new run into a directory that holds another run's files fails; never touch those
     ours = resume is not None or not (run_dir / "summary.json").exists()
     try:
         with flag_terms(n="--n", formats="--format"):
             if resume is not None:
-                result = gra.resume(run_dir, **limits, formats=formats)
+                result = gra.resume(run_dir, **limits, formats=formats, **where)
             else:
-                result = gra.synth(seeds, run_dir, config=config_path, **limits, formats=formats)
+                result = gra.synth(
+                    seeds, run_dir, config=config_path, **limits, formats=formats, **where
+                )
     except Busy:  # another process runs it: leave its files alone
         raise
     except UserError:

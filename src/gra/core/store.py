@@ -100,6 +100,23 @@ WHERE state IN ('accepted', 'rejected', 'duplicate', 'failed', 'surplus')
 """
 
 
+# Calls say whose work they were (a candidate's, or one item's tags), so an executor on other
+# machines can ship a candidate's stored calls with it. Calls stored before know it only
+# from the finished candidates' records; an unfinished one's calls stay unowned (a remote
+# worker makes them again, the local executor still finds them).
+_OWNERS = """
+ALTER TABLE calls ADD COLUMN owner TEXT;
+CREATE TEMP TABLE owners AS
+  SELECT t.value AS key, MIN(c.idx) AS idx FROM candidates c, json_tree(c.record) t
+  WHERE t.key = 'key' AND t.type = 'text' GROUP BY t.value;
+CREATE INDEX temp.owners_key ON owners(key);
+UPDATE calls SET owner = (SELECT 'candidate:' || idx FROM owners WHERE owners.key = calls.key)
+  WHERE key IN (SELECT key FROM owners);
+DROP TABLE temp.owners;
+CREATE INDEX IF NOT EXISTS calls_owner ON calls(owner);
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     name: str
@@ -172,6 +189,7 @@ class Store(SQLiteStore):
     MIGRATIONS = (
         Migration("calls, failures, candidates and meta", _SCHEMA),
         Migration("candidates' outcomes as data", _OUTCOMES),
+        Migration("whose work each call was", _OWNERS),
     )
     KIND = "gra store"
 
@@ -218,12 +236,14 @@ class Store(SQLiteStore):
         prompt: str,
         request: ChatRequest,
         response: ChatResponse,
+        owner: str | None = None,
     ) -> None:
-        """Record a completed live call; ``live_calls`` counts repeats (should stay 1)."""
+        """Record a completed live call; ``live_calls`` counts repeats (should stay 1).
+        ``owner``: whose work it was (``gra.council.caller.CALL_OWNER``)."""
         self.db.execute(
             "INSERT INTO calls(key, model, role, prompt, request, response, finish_reason,"
-            " prompt_tokens, completion_tokens, latency_s, session, created_at)"
-            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
+            " prompt_tokens, completion_tokens, latency_s, session, created_at, owner)"
+            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(key) DO UPDATE SET live_calls = live_calls + 1,"
             " response=excluded.response",
             (
@@ -239,8 +259,19 @@ class Store(SQLiteStore):
                 response.latency_s,
                 self.session,
                 time.time(),
+                owner,
             ),
         )
+
+    def calls_of(self, owners: list[str]) -> dict[str, ChatResponse]:
+        """The stored replies of the calls ``owners`` made, by request key; ``[None]``:
+        the calls no owner was recorded for (stored before owners were)."""
+        if owners == [None]:
+            where, args = "owner IS NULL", []
+        else:
+            where, args = f"owner IN ({','.join('?' * len(owners))})", owners
+        rows = self.db.execute(f"SELECT key, response FROM calls WHERE {where}", args)
+        return {k: ChatResponse.from_dict(json.loads(r)) for k, r in rows.fetchall()}
 
     def put_failure(
         self,
@@ -258,6 +289,13 @@ class Store(SQLiteStore):
             " created_at) VALUES(?,?,?,?,?,?,?,?,?)",
             (key, model, role, prompt, attempt, error, int(recovered), self.session, time.time()),
         )
+
+    def replies(self, role: str) -> list[str]:
+        """The text of every stored reply of ``role``."""
+        rows = self.db.execute(
+            "SELECT json_extract(response, '$.text') FROM calls WHERE role=?", (role,)
+        )
+        return [r[0] or "" for r in rows.fetchall()]
 
     def failure_counts(self) -> dict[str, int]:
         """Failed tries, and the calls they belong to: recovered by a retry, or given up."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from gra.core.calls import CallFailed, ChatRequest, ChatResponse
@@ -18,6 +19,10 @@ from gra.core.errors import UserError
 from gra.core.records import CallInfo
 from gra.core.store import Store
 from gra.council.pool import ModelPool
+
+#: whose work a call is, stored with it (``candidate:IDX``, ``tag:ITEM``): an executor on
+#: other machines ships an item's stored calls with it (``Store.calls_of``)
+CALL_OWNER: ContextVar[str | None] = ContextVar("gra_call_owner", default=None)
 
 
 class ModelDown(UserError):
@@ -74,12 +79,28 @@ class Caller:
         for attempt, error in enumerate(reply.extra.pop("failed_attempts", []), start=1):
             self.store.put_failure(key, model, role, prompt, attempt, error, recovered=True)
         self._failing[model] = 0
-        self.store.put_call(key, model, role, prompt, request, reply)
+        self.store.put_call(key, model, role, prompt, request, reply, owner=CALL_OWNER.get())
+        self._count(reply)
+        return reply
+
+    def _count(self, reply: ChatResponse) -> None:
         self.tokens_used += reply.prompt_tokens + reply.completion_tokens
         self.stats.calls += 1
         self.stats.completion_tokens += reply.completion_tokens
         self.stats.model_time_s += reply.latency_s
-        return reply
+
+    def absorb(self, log: list[tuple]) -> None:
+        """Store and count what a caller on another machine did (``ShippedCalls``' log):
+        ``("call", put_call's arguments)``, ``("failure", put_failure's)``, ``("hit",)``."""
+        for op in log:
+            if op[0] == "call":
+                self.store.put_call(*op[1])
+                self._count(op[1][5])
+            elif op[0] == "failure":
+                self.store.put_failure(*op[1])
+                self.stats.failed += not op[1][-1]
+            else:
+                self.stats.cached += 1
 
     def _failed(self, model: str, role: str, prompt: str, key: str, e: CallFailed) -> None:
         for attempt, error in enumerate(e.attempts, start=1):

@@ -41,6 +41,10 @@ class Executor(Protocol):
         """``map`` inside a running event loop."""
         ...
 
+    def describe(self) -> dict[str, Any]:
+        """Where the work ran (``kind`` and what else a user should know), for summaries."""
+        ...
+
     def close(self) -> None:
         """Free the models."""
         ...

@@ -82,5 +82,9 @@ class LocalExecutor:
     def map(self, work: Work, items: Iterable[Any], on_result: OnResult, limit: int) -> None:
         self.run(self.amap(work, items, on_result, limit))
 
+    def describe(self) -> dict[str, Any]:
+        """Where the work ran, for summary.json."""
+        return {"kind": "local"}
+
     def close(self) -> None:
         self.pool.close()

@@ -54,7 +54,7 @@ def preview(cfg: Config, seeds: list[Seed], k: int, loader=None) -> list[Preview
                     work, range(k), done.__setitem__, executor.config.candidates_in_flight()
                 )
             finally:
-                synth.council.close()
+                synth.work.close()
                 executor.close()
         finally:
             store.close()

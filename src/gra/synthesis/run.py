@@ -21,7 +21,8 @@ from gra.core.errors import ModelUnavailable, UserError
 from gra.core.records import Seed
 from gra.core.store import STORE_NAME, Store
 from gra.council.pool import ModelPool
-from gra.executors import LocalExecutor
+from gra.executors import Executor, LocalExecutor
+from gra.executors.ray_actors import RayExecutor, import_ray
 from gra.io.formats import EXPORTS, write_jsonl_atomic
 from gra.io.seeds import load_seeds
 from gra.models.registry import EMBEDDED, EmbeddedModel, hf_path, is_installed
@@ -36,6 +37,13 @@ class RunOptions:
     max_candidates: int | None = None
     max_tokens: int | None = None
     formats: list[str] = field(default_factory=list)
+    # where candidates run (this session only): "local" or "ray" (gra.executors)
+    executor: str = "local"
+    ray_address: str | None = None  # None: RAY_ADDRESS, or a Ray started on this machine
+    workers: int = 2  # Ray actors
+
+
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -83,6 +91,19 @@ def _check_options(opts: RunOptions) -> None:
     for fmt in opts.formats:
         if fmt not in EXPORTS:
             raise UserError(f"unknown format {fmt!r}; use one of {', '.join(EXPORTS)}", "formats")
+    if opts.executor not in EXECUTORS:
+        raise UserError(f"unknown executor {opts.executor!r}; use one of: local, ray", "executor")
+    if opts.executor == "ray":
+        if opts.workers < 1:
+            raise UserError("must be >= 1", "workers")
+        import_ray()  # not installed: one line, before anything is written
+
+
+def make_executor(cfg: Config, store: Store, opts: RunOptions) -> Executor:
+    """The executor ``opts`` names, over ``store``."""
+    if opts.executor == "ray":
+        return RayExecutor(cfg, store, address=opts.ray_address, workers=opts.workers)
+    return LocalExecutor(cfg, store)
 
 
 def create_run(
@@ -165,7 +186,7 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
     budget = Budget(saved["target"], saved["max_candidates"], saved["max_tokens"])
 
     try:  # embedded models' auto settings, measured on this machine once (gra.models.cpu_probe)
-        executor = LocalExecutor(cfg, store)
+        executor = make_executor(cfg, store, opts)
     except UserError:
         store.close()
         raise
@@ -185,7 +206,7 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
         error, stop = e, f"error: {e}"
     finally:
         progress.close()
-        synth.council.close()
+        synth.work.close()
         executor.close()
         wall = (store.get_meta("wall_s") or 0.0) + (time.perf_counter() - t0)
         store.set_meta("wall_s", round(wall, 3))
@@ -199,6 +220,7 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
             "sessions": store.session,
             "wall_time_s": round(wall, 3),
             "seed_tag_failures": synth.tag_failures,
+            "executor": executor.describe(),
         }
         summary = write_outputs(store, run_dir, saved["formats"], extra)
         store.close()

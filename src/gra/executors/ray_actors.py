@@ -1,0 +1,334 @@
+"""The Ray executor: the same ``work`` on Ray actors, on one machine or a cluster.
+
+What runs where:
+
+- **The driver** (the process that runs ``gra synth``) pulls items, hands each to the
+  least busy worker with the stored calls it may replay (``work.call_owners(item)``,
+  ``Store.calls_of``), and receives every result with a log of the calls the worker made,
+  which it stores (``Caller.absorb``). The run directory on the driver's machine stays the
+  single source of truth: workers need no shared file system and write nothing.
+- **A worker** is one Ray actor: its own model pool (one instance of each embedded model
+  per actor) and a store-first caller over ``ShippedCalls``. It runs up to ``limit`` items
+  at once, like the local executor does. A server model's ``concurrency`` is a limit for
+  the whole cluster: each worker gets its share (``shares``).
+- **A worker that dies** (its node removed, its process killed) takes its in-flight items
+  with it; they are handed to the workers left and redone, and the run goes on as long as
+  one worker is left. Calls the dead worker made but had not sent back are made again.
+
+``map``'s contract is the local executor's (``gra.executors.base``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import logging
+from collections import deque
+from collections.abc import Iterable
+from contextvars import ContextVar
+from typing import Any
+
+from gra.config import Config
+from gra.core.calls import ChatResponse
+from gra.core.errors import UserError
+from gra.core.store import Store
+from gra.council.caller import Caller
+from gra.council.pool import ModelPool
+from gra.executors.base import OnResult, Work
+
+log = logging.getLogger("gra")
+
+INSTALL_HINT = "pip install 'gra[ray]'"
+
+#: the log of the item a worker is running: every call it makes is appended to it
+_LOG: ContextVar[list | None] = ContextVar("gra_ray_log", default=None)
+
+
+def import_ray(where: str = "executor"):
+    """``ray``, or one line saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(f"Ray is not installed; run: {INSTALL_HINT}", where=where) from None
+    return ray
+
+
+def shares(cfg: Config, workers: int) -> list[Config]:
+    """One config per worker, each server model's ``concurrency`` split between them so
+    the cluster never has more requests in flight on it than configured."""
+    out = [copy.deepcopy(cfg) for _ in range(workers)]
+    for name in cfg.model_names():
+        m = cfg.model(name)
+        if m.backend == "embedded":
+            continue  # one instance per worker: its concurrency is its own
+        total = m.concurrency or 8
+        if total < workers:
+            raise UserError(
+                f"concurrency {total} is below the {workers} Ray workers (it is a limit for "
+                "the whole cluster, and each worker needs a share): raise it or use fewer "
+                "--workers",
+                where=f"models.{name}.concurrency",
+            )
+        for i, c in enumerate(out):
+            share = total // workers + (i < total % workers)
+            c.models[name] = dataclasses.replace(m, concurrency=share)
+    return out
+
+
+def _wait(ref) -> asyncio.Future:
+    """An asyncio future for a Ray object ref."""
+    return asyncio.wrap_future(ref.future())
+
+
+class ShippedCalls:
+    """The store a worker's caller sees: the calls shipped with its items (and those it
+    made), and, per item, a log of what it did, sent back with the item's result."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, ChatResponse] = {}
+
+    def _log(self, op: tuple) -> None:
+        log = _LOG.get()
+        if log is not None:
+            log.append(op)
+
+    def get_call(self, key: str) -> ChatResponse | None:
+        reply = self.replies.get(key)
+        if reply is not None:
+            self._log(("hit",))
+        return reply
+
+    def put_call(self, key, model, role, prompt, request, response, owner=None) -> None:
+        self.replies[key] = response
+        self._log(("call", (key, model, role, prompt, request, response, owner)))
+
+    def put_failure(self, *args) -> None:
+        self._log(("failure", args))
+
+    def total_tokens(self) -> int:
+        return 0  # the driver's count arrives with each item
+
+
+class Worker:
+    """One Ray actor (``RayExecutor`` makes it remote): runs items of ``work``."""
+
+    def __init__(self, cfg: Config, work: Work):
+        self.calls = ShippedCalls()
+        self.caller = Caller(ModelPool(cfg), self.calls)
+        self.work = work
+        self.running: dict[int, asyncio.Task] = {}
+
+    def node(self) -> str:
+        """The id of the Ray node this worker runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
+    def preload(self, calls: dict) -> None:
+        """Stored calls any item may replay (those no owner was recorded for)."""
+        self.calls.replies.update(calls)
+
+    async def run(self, n: int, item: Any, calls: dict, tokens_used: int, max_tokens: int):
+        """``("done", result, log)``, ``("cancelled", None, log)`` or ``("error", exc,
+        log)``: the log holds every call made for the item, to be stored by the driver."""
+        self.calls.replies.update(calls)
+        self.caller.max_tokens = max_tokens
+        self.caller.tokens_used = max(self.caller.tokens_used, tokens_used)
+        log: list = []
+        token = _LOG.set(log)
+        task = self.running[n] = asyncio.ensure_future(self.work(self.caller, item))
+        _LOG.reset(token)
+        try:
+            return "done", await task, log
+        except asyncio.CancelledError:
+            await self.caller.drain()  # calls still running finish and are logged
+            return "cancelled", None, log
+        except Exception as e:  # noqa: BLE001 -- the driver raises it
+            return "error", e, log
+        finally:
+            self.running.pop(n, None)
+
+    async def cancel(self, n: int) -> None:
+        task = self.running.get(n)
+        if task is not None:
+            task.cancel()
+
+    async def close(self) -> None:
+        await self.caller.pool.aclose()
+
+
+class RayExecutor:
+    """``workers`` Ray actors on the cluster at ``address`` (None: a Ray instance started on
+    this machine, or the one ``RAY_ADDRESS`` names). ``store``: the driver's run store.
+    ``config`` has the embedded models' ``auto`` settings as measured on the driver (each
+    worker measures its own machine)."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        *,
+        address: str | None = None,
+        workers: int = 2,
+        worker_cpus: float = 1.0,
+        models: Iterable[str] | None = None,
+    ):
+        if workers < 1:
+            raise UserError("must be >= 1", where="workers")
+        self.ray = import_ray()
+        self.worker_configs = shares(cfg, workers)
+        pool = ModelPool(cfg)
+        self.config = pool.resolved(models)
+        self.caller = Caller(pool, store)  # the driver's: stores and counts, calls nothing
+        self.address = address
+        self.worker_cpus = worker_cpus
+        self.actors: list = []
+        self.nodes: set[str] = set()
+        self.lost: list[str] = []  # one line per worker that died
+        self._n = 0
+        self._owns_ray = not self.ray.is_initialized()
+        if self._owns_ray:
+            try:
+                self.ray.init(
+                    address=address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise UserError(
+                    f"cannot reach a Ray cluster at {address or 'this machine'}: {e}",
+                    where="ray_address",
+                ) from None
+
+    async def _start(self, work: Work) -> None:
+        remote = self.ray.remote(num_cpus=self.worker_cpus, max_restarts=0)(Worker)
+        work_ref = self.ray.put(work)
+        self.actors = [
+            remote.options(scheduling_strategy="SPREAD").remote(cfg, work_ref)
+            for cfg in self.worker_configs
+        ]
+        self.nodes = set(await asyncio.gather(*(_wait(a.node.remote()) for a in self.actors)))
+        # calls stored before owners were recorded: every worker gets them once
+        old = self.caller.store.calls_of([None])
+        await asyncio.gather(*(_wait(a.preload.remote(old)) for a in self.actors))
+
+    def describe(self) -> dict[str, Any]:
+        """Where the work ran, for summary.json."""
+        return {
+            "kind": "ray",
+            "workers": len(self.worker_configs),
+            "nodes": len(self.nodes),
+            "workers_lost": len(self.lost),
+        }
+
+    def _calls_for(self, work: Work, item: Any) -> dict:
+        owners = getattr(work, "call_owners", None)
+        return self.caller.store.calls_of(owners(item)) if owners else {}
+
+    async def amap(self, work: Work, items: Iterable[Any], on_result: OnResult, limit: int):
+        ray = self.ray
+        if not self.actors:
+            await self._start(work)
+        it = iter(items)
+        redo: deque = deque()
+        in_flight: dict[asyncio.Future, tuple[Any, int, Any]] = {}
+        load = {a: 0 for a in self.actors}
+        exhausted = stop = False
+        error: BaseException | None = None
+
+        def send(actor, item) -> None:
+            self._n += 1
+            calls = self._calls_for(work, item)
+            c = self.caller
+            ref = actor.run.remote(self._n, item, calls, c.tokens_used, c.max_tokens)
+            in_flight[_wait(ref)] = (actor, self._n, item)
+            load[actor] += 1
+
+        try:
+            while True:
+                while not (exhausted or stop) and load:
+                    actor = min(load, key=load.get)
+                    if load[actor] >= max(1, limit):
+                        break
+                    if redo:
+                        item = redo.popleft()
+                    else:
+                        try:
+                            item = next(it)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                    send(actor, item)
+                if not in_flight:
+                    return
+                if not load:
+                    raise UserError(
+                        "every Ray worker died: " + "; ".join(self.lost),
+                        where="executor",
+                    )
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for fut in done:
+                    actor, _, item = in_flight.pop(fut)
+                    try:
+                        status, result, log = fut.result()
+                    except ray.exceptions.RayActorError as e:
+                        self._lost(actor, load, in_flight, e)
+                        redo.append(item)
+                        continue
+                    load[actor] -= 1
+                    self.caller.absorb(log)
+                    if status == "error":
+                        error, stop = result, True
+                    elif status == "done" and not stop:
+                        stop = bool(on_result(item, result)) or stop
+                if error is not None:
+                    raise error
+                if stop:
+                    return
+        finally:
+            await self._cancel(in_flight)
+
+    def _lost(self, actor, load: dict, in_flight: dict, e: BaseException) -> None:
+        """``actor`` died: drop it; its items in flight are redone by the workers left."""
+        if actor not in load:
+            return
+        del load[actor]
+        self.actors.remove(actor)
+        lost = sum(a is actor for a, _, _ in in_flight.values()) + 1
+        line = (
+            f"a Ray worker died ({type(e).__name__}); its {lost} candidate(s) in flight are "
+            f"redone on the {len(load)} worker(s) left"
+        )
+        self.lost.append(line)
+        log.warning(line)
+
+    async def _cancel(self, in_flight: dict) -> None:
+        """Cancel the items still running; store the calls they completed."""
+        for actor, n, _ in in_flight.values():
+            actor.cancel.remote(n)
+        for fut in in_flight:
+            try:
+                _, _, log = await fut
+            except Exception:  # noqa: BLE001 -- a dead worker's calls are gone
+                continue
+            self.caller.absorb(log)
+        in_flight.clear()
+
+    def run(self, main):
+        return asyncio.run(main)
+
+    def map(self, work: Work, items: Iterable[Any], on_result: OnResult, limit: int) -> None:
+        self.run(self.amap(work, items, on_result, limit))
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                self.ray.get(actor.close.remote(), timeout=30)
+            except Exception:  # noqa: BLE001 -- a dead worker has nothing to close
+                pass
+            self.ray.kill(actor)
+        self.actors = []
+        if self._owns_ray:
+            self.ray.shutdown()
