@@ -248,12 +248,14 @@ class RayExecutor:
 
         try:
             while True:
-                while not (exhausted or stop) and load:
+                while not stop and load:
                     actor = min(load, key=load.get)
                     if load[actor] >= max(1, limit):
                         break
                     if redo:
                         item = redo.popleft()
+                    elif exhausted:
+                        break
                     else:
                         try:
                             item = next(it)
@@ -261,13 +263,13 @@ class RayExecutor:
                             exhausted = True
                             break
                     send(actor, item)
-                if not in_flight:
-                    return
-                if not load:
+                if not load and (redo or in_flight):
                     raise UserError(
                         "every Ray worker died: " + "; ".join(self.lost),
                         where="executor",
                     )
+                if not in_flight:
+                    return
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 for fut in done:
                     actor, _, item = in_flight.pop(fut)
@@ -277,7 +279,8 @@ class RayExecutor:
                         self._lost(actor, load, in_flight, e)
                         redo.append(item)
                         continue
-                    load[actor] -= 1
+                    if actor in load:  # (a result from a worker given up for dead still counts)
+                        load[actor] -= 1
                     self.caller.absorb(log)
                     if status == "error":
                         error, stop = result, True
@@ -296,6 +299,7 @@ class RayExecutor:
             return
         del load[actor]
         self.actors.remove(actor)
+        self.ray.kill(actor)  # unreachable may mean slow: its other items are redone, not raced
         lost = sum(a is actor for a, _, _ in in_flight.values()) + 1
         line = (
             f"a Ray worker died ({type(e).__name__}); its {lost} candidate(s) in flight are "
