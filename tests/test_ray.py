@@ -164,6 +164,17 @@ def test_killed_driver_resumes_losing_and_repeating_nothing(cluster, server, tmp
     _assert_whole(run, 16, stored)
 
 
+def test_the_cluster_example_and_its_copy_in_the_docs_agree():
+    """examples/council-ray-vllm.yaml loads, splits 64 per worker over 4, and docs/ray.md
+    shows it as it is."""
+    root = Path(__file__).resolve().parents[1]
+    example = root / "examples" / "council-ray-vllm.yaml"
+    cfg = load_config(example)
+    assert [c.model("qwen7b").concurrency for c in shares(cfg, 4)] == [64] * 4
+    body = "\n".join(line for line in example.read_text().splitlines() if not line.startswith("#"))
+    assert body in (root / "docs" / "ray.md").read_text()
+
+
 def test_a_worker_node_removed_mid_run(cluster, server, tmp_path, caplog):
     """Last in the file: it takes the second node away."""
     port, _ = server

@@ -153,8 +153,9 @@ class ChecksSettings:
 
 @dataclass
 class ExecutorSettings:
-    # candidates in flight at once; 0 = auto: twice the summed concurrency of the models
-    # in use, so every model has work queued while candidates wait on each other
+    # candidates in flight at once (on Ray: on each worker); 0 = auto: twice the summed
+    # concurrency of the models in use, so every model has work queued while candidates
+    # wait on each other
     concurrency: int = 0
 
 
