@@ -98,3 +98,26 @@ def test_the_pre_refactor_runs_candidates_get_their_outcomes_as_codes(tmp_path):
         4: ("running", None),
     }
     assert got[1][1].detail.startswith("cheap check: truncated (stopped at the token limit")
+
+
+def test_calls_stored_before_owners_get_them_from_the_finished_candidates(tmp_path):
+    """Migration 3: a finished candidate's calls name it as their owner (read from its
+    record); the rest -- seed tags, the unfinished candidate's -- stay unowned, and
+    ``calls_of([None])`` gives exactly those (a Ray worker gets them once at start)."""
+    path = tmp_path / "run.sqlite"
+    shutil.copy(FIXTURE_STORE, path)
+    store = Store(path, new_session=False)
+    try:
+        owners = dict(store.db.execute("SELECT key, owner FROM calls"))
+        records = {c.idx: c for c in store.candidates()}
+        for idx, c in records.items():
+            keys = {i.key for i in c.calls.values()} | {r.call.key for r in c.reviews if r.call}
+            if c.state != "running":
+                assert keys and all(owners[k] == f"candidate:{idx}" for k in keys)
+                assert set(store.calls_of([f"candidate:{idx}"])) == keys
+        unowned = {k for k, o in owners.items() if o is None}
+        roles = dict(store.db.execute("SELECT key, role FROM calls"))
+        assert {roles[k] for k in unowned} == {"tag"}
+        assert set(store.calls_of([None])) == unowned
+    finally:
+        store.close()
