@@ -39,7 +39,9 @@ def test_a_run_written_before_the_refactor_resumes_and_reports(tmp_path):
     assert accepted.items() <= accepted_after.items()
     assert keys <= keys_after
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary) == set(old_summary)
+    # every key the old summary had, plus where the work ran (added with the Ray executor)
+    assert set(summary) - set(old_summary) == {"executor"} and set(old_summary) <= set(summary)
+    assert summary["executor"] == {"kind": "local"}
     assert summary["sessions"] == 2 and summary["counts"]["candidates"] >= 4
     db = sqlite3.connect(run / "run.sqlite")
     try:

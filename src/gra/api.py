@@ -470,6 +470,16 @@ class DedupResult:
     report_path: Path | None = None
 
 
+def _on_ray(executor: str, data: Any) -> bool:
+    """True for ``executor="ray"`` (on a data file or directory); False for ``local``."""
+    if executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {executor!r}; use one of: local, ray", "executor")
+    if executor == "ray" and not _is_path(data):
+        raise UserError("Ray reads data from a file or a directory of shards, not records",
+                        "executor")  # fmt: skip
+    return executor == "ray"
+
+
 def dedup(
     data: PathLike | Records,
     out: PathLike | None = None,
@@ -483,16 +493,25 @@ def dedup(
     embedder: str | None = None,
     report: PathLike | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> DedupResult:
     """Remove duplicates (``gra dedup``): exact, MinHash near-duplicates (``jaccard``; 0 =
     off) and, with ``cosine`` > 0, embedding neighbours. The first of each group is kept.
     With ``out`` the kept records stream to it (the input is never held in memory) and the
-    report goes to ``report`` (default ``OUT`` with ``.dedup.json``)."""
+    report goes to ``report`` (default ``OUT`` with ``.dedup.json``). ``executor="ray"``:
+    the same on Ray Data (the cluster at ``ray_address``; ``data`` a file or a directory of
+    shards; ``out`` may be a directory, written as shards; docs/ray.md)."""
     from gra.curate.dedup import DedupOptions, DedupStats, Removal, dedup_samples
     from gra.io.datasets import check_dataset_path, read_samples, samples_from_records
     from gra.io.formats import write_json_atomic, write_records_atomic
 
-    out = _check_out(out, data, "out")
+    if _on_ray(executor, data) and out is not None and Path(out).suffix == "":
+        out = Path(out)  # a directory of shards
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UserError("exists and is not an empty directory; give a new one", f"out {out}")
+    else:
+        out = _check_out(out, data, "out")
     report_path = _check_out(
         report if report is not None else (sidecar(out, ".dedup.json") if out else None),
         data,
@@ -505,27 +524,39 @@ def dedup(
         embed = load_embedder(embedder or DEFAULT_EMBEDDER).embed
     elif embedder:
         raise UserError("is used only with cosine > 0; add cosine 0.9", "embedder")
-    if _is_path(data):
-        check_dataset_path(data)
-        source: Iterable[Sample] = read_samples(data, _fields(fields))
-    else:
-        source = samples_from_records(data, where="data", fields=_fields(fields))
     opts = DedupOptions(field=field, jaccard=jaccard, ngram=ngram, num_perm=num_perm, cosine=cosine)
-    removals: list[Removal] = []
-    stats = DedupStats()
     t0 = time.perf_counter()
-    kept: list[dict[str, Any]] = []
+    if _on_ray(executor, data):
+        if cosine > 0:
+            raise UserError("the cosine stage runs on one machine; leave out --executor ray",
+                            "cosine")  # fmt: skip
+        from gra.curate.ray_data import dedup_on_ray
+        from gra.executors.ray_actors import ray_session
 
-    def records() -> Iterator[dict[str, Any]]:
-        for s in dedup_samples(source, opts, removals, stats, embed):
-            if progress:
-                progress(f"{stats.read} read, {stats.read - stats.kept} removed")
-            yield s.record
-
-    if out is not None:
-        write_records_atomic(out, records())
+        with ray_session(ray_address) as ray:
+            stats, removals, kept = dedup_on_ray(
+                ray, data, out, opts, _fields(fields), write_records_atomic
+            )
     else:
-        kept = list(records())
+        if _is_path(data):
+            check_dataset_path(data)
+            source: Iterable[Sample] = read_samples(data, _fields(fields))
+        else:
+            source = samples_from_records(data, where="data", fields=_fields(fields))
+        removals: list[Removal] = []
+        stats = DedupStats()
+        kept = []
+
+        def records() -> Iterator[dict[str, Any]]:
+            for s in dedup_samples(source, opts, removals, stats, embed):
+                if progress:
+                    progress(f"{stats.read} read, {stats.read - stats.kept} removed")
+                yield s.record
+
+        if out is not None:
+            write_records_atomic(out, records())
+        else:
+            kept = list(records())
     groups: dict[str, list[dict]] = {}
     for r in removals:
         groups.setdefault(r.kept, []).append(

@@ -21,11 +21,12 @@ What runs where:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -52,6 +53,55 @@ def import_ray(where: str = "executor"):
     except ImportError:
         raise UserError(f"Ray is not installed; run: {INSTALL_HINT}", where=where) from None
     return ray
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator[Any]:
+    """``ray``, joined to the cluster at ``address`` (None: ``RAY_ADDRESS``, or a Ray
+    started on this machine) for the block; left again if this block joined it. Ray Data
+    keeps rows in order here, and an error raised by gra inside a Ray task (a bad line in
+    a shard) comes out as the one-line ``UserError`` it was."""
+    ray = import_ray()
+    owns = _join(ray, address)
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # one INFO line per stage
+    try:
+        yield ray
+    except Exception as e:
+        cause = _user_error(e)
+        if cause is None:
+            raise
+        raise cause from None
+    finally:
+        if owns:
+            ray.shutdown()
+
+
+def _join(ray: Any, address: str | None) -> bool:
+    """Join the cluster at ``address`` unless joined already; True if this call joined."""
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)  # fmt: skip
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise UserError(
+            f"cannot reach a Ray cluster at {address or 'this machine'}: {e}", where="ray_address"
+        ) from None
+    return True
+
+
+def _user_error(e: BaseException | None) -> UserError | None:
+    """The ``UserError`` a Ray error wraps, if any."""
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, UserError):
+            return UserError(e.message, e.where)
+        e = getattr(e, "cause", None) or e.__cause__
+        seen += 1
+    return None
 
 
 def shares(cfg: Config, workers: int) -> list[Config]:
@@ -187,20 +237,7 @@ class RayExecutor:
         self.nodes: set[str] = set()
         self.lost: list[str] = []  # one line per worker that died
         self._n = 0
-        self._owns_ray = not self.ray.is_initialized()
-        if self._owns_ray:
-            try:
-                self.ray.init(
-                    address=address,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                raise UserError(
-                    f"cannot reach a Ray cluster at {address or 'this machine'}: {e}",
-                    where="ray_address",
-                ) from None
+        self._owns_ray = _join(self.ray, address)
 
     async def _start(self, work: Work) -> None:
         remote = self.ray.remote(num_cpus=self.worker_cpus, max_restarts=0)(Worker)

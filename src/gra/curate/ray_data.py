@@ -1,0 +1,251 @@
+"""The dataset commands on Ray Data (``--executor ray``): the same results as on one
+machine, with the work spread over a cluster.
+
+- **Reading.** A data file, or each shard of a directory, is read by a Ray task with gra's
+  own reader (``gra.io.datasets.read_samples``), so ids, column mappings and errors are the
+  same as without Ray. Every row gets an order key (shard, row): "first" means what it
+  means on one machine.
+- **Dedup** (``dedup_on_ray``) is a global step, in three parts:
+
+  1. ``map_batches``: each sample's normalised-text key, shingles and MinHash band keys;
+  2. ``groupby`` exact key, and ``groupby`` band key: a band's samples are compared with
+     their true shingle Jaccard (identical texts count once); pairs at or above the
+     threshold come back to the driver;
+  3. the driver keeps the first sample of each group in order, exactly as the one-machine
+     pass does (``resolve``), and the kept rows are written in input order.
+
+  Only the duplicate groups and the pairs reach the driver, never the dataset, unless one
+  merged output file is asked for (its rows stream through the driver).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gra.core.errors import UserError
+from gra.curate.dedup import DedupOptions, DedupStats, Removal
+from gra.curate.minhash import MinHasher, _jaccard_sorted, normalize, optimal_bands, shingles
+from gra.io.datasets import check_dataset_path, read_samples, sample_text
+from gra.io.parquet import shard_files
+
+SHARD_BITS = 40  # order = shard << 40 | row: a trillion rows a shard
+
+
+def shards_of(path: str | Path) -> list[Path]:
+    """The files a dataset is read from on Ray: the file, or a directory's shards."""
+    p = check_dataset_path(path)
+    if p.is_dir() and not any(p.glob("*.parquet")) and not any(p.glob("*.jsonl")):
+        raise UserError(
+            "--executor ray reads a .jsonl, .json or .parquet file or a directory of shards; "
+            "save this dataset as one of those first",
+            str(path),
+        )
+    return shard_files(p, str(path)) if p.is_dir() else [p]
+
+
+def read(ray: Any, path: str | Path, fields: dict[str, str] | None, text_field: str):
+    """A Ray Dataset of the samples: ``order``, ``id``, ``text`` (``text_field``) and
+    ``record`` (the original object, as JSON), in input order."""
+    files = shards_of(path)
+
+    def rows(item: dict) -> Iterator[dict]:
+        shard = int(item["shard"])
+        for n, s in enumerate(read_samples(item["path"], fields)):
+            yield {
+                "order": (shard << SHARD_BITS) | n,
+                "id": s.id,
+                "text": sample_text(s, text_field),
+                "record": json.dumps(s.record, ensure_ascii=False),
+            }
+
+    items = [{"shard": i, "path": str(f)} for i, f in enumerate(files)]
+    return ray.data.from_items(items, override_num_blocks=len(items)).flat_map(rows)
+
+
+@dataclass
+class Pairs:
+    """What the cluster found: exact groups (orders, first first) and near pairs between
+    the first samples of groups (``(a, b) -> similarity``, a < b)."""
+
+    groups: list[list[int]] = field(default_factory=list)
+    near: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+def _exact_key(text: str) -> str:
+    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def find_pairs(ray: Any, ds: Any, opts: DedupOptions, seed: int = 1) -> Pairs:
+    """Exact groups and near pairs of ``ds`` (rows with ``order`` and ``text``)."""
+    hasher = MinHasher(num_perm=opts.num_perm, seed=seed)
+    bands, rows_per_band = optimal_bands(opts.jaccard or 1.0, opts.num_perm, 0.1, 0.9)
+    near = opts.jaccard > 0
+
+    def prepare(batch: dict[str, np.ndarray]) -> dict[str, list]:
+        out: dict[str, list] = {"order": [], "exact": [], "shingles": [], "bands": []}
+        for order, text in zip(batch["order"], batch["text"], strict=True):
+            out["order"].append(int(order))
+            out["exact"].append(_exact_key(text))
+            if near:
+                sh = np.array(sorted(shingles(text, opts.ngram)), dtype=np.uint64)
+                sig = hasher.signature(sh)
+                r = rows_per_band
+                keys = [f"{i}:{sig[i * r : (i + 1) * r].tobytes().hex()}" for i in range(bands)]
+                out["shingles"].append(sh.tobytes())
+                out["bands"].append(keys)
+            else:
+                out["shingles"].append(b"")
+                out["bands"].append([])
+        return out
+
+    prepared = ds.select_columns(["order", "text"]).map_batches(prepare, batch_format="numpy")
+    prepared = prepared.materialize()
+
+    def exact_groups(g: dict[str, np.ndarray]) -> dict[str, list]:
+        orders = sorted(int(o) for o in g["order"])
+        return {"orders": [orders] if len(orders) > 1 else []}
+
+    groups = prepared.groupby("exact").map_groups(exact_groups, batch_format="numpy")
+    result = Pairs(groups=sorted([int(o) for o in r["orders"]] for r in groups.iter_rows()))
+    if not near:
+        return result
+
+    def explode(row: dict) -> Iterator[dict]:
+        for key in row["bands"]:
+            yield {"band": key, "order": row["order"], "exact": row["exact"],
+                   "shingles": row["shingles"]}  # fmt: skip
+
+    def band_pairs(g: dict[str, np.ndarray]) -> dict[str, list]:
+        firsts: dict[str, tuple[int, np.ndarray]] = {}  # identical texts count once
+        for order, exact, sh in zip(g["order"], g["exact"], g["shingles"], strict=True):
+            if exact not in firsts or int(order) < firsts[exact][0]:
+                firsts[exact] = (int(order), np.frombuffer(sh, dtype=np.uint64))
+        members = sorted(firsts.values(), key=lambda m: m[0])
+        out: dict[str, list] = {"a": [], "b": [], "sim": []}
+        for i, (a, sa) in enumerate(members):
+            for b, sb in members[i + 1 :]:
+                sim = _jaccard_sorted(sa, sb)
+                if sim >= opts.jaccard:
+                    out["a"].append(a)
+                    out["b"].append(b)
+                    out["sim"].append(sim)
+        return out
+
+    found = prepared.flat_map(explode).groupby("band").map_groups(band_pairs, batch_format="numpy")
+    for row in found.iter_rows():
+        result.near[(int(row["a"]), int(row["b"]))] = float(row["sim"])
+    return result
+
+
+def resolve(pairs: Pairs) -> dict[int, tuple[int, str, float]]:
+    """The samples to drop: ``order -> (kept order, method, similarity)``, as the
+    one-machine pass decides (``gra.curate.dedup``): in order, a sample is dropped when an
+    earlier *kept* sample has the same normalised text (exact; the earliest such), or else
+    when an earlier kept sample is a near pair of it (minhash; the most similar, the
+    earliest on ties)."""
+    group_of: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    for g in pairs.groups:
+        members[g[0]] = g
+        for o in g:
+            group_of[o] = g[0]
+    neighbours: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for (a, b), sim in pairs.near.items():
+        neighbours[a].append((b, sim))
+        neighbours[b].append((a, sim))
+    for rep in list(neighbours):
+        members.setdefault(rep, [rep])
+    kept: dict[int, list[int]] = defaultdict(list)  # group -> its kept members, in order
+    dropped: dict[int, tuple[int, str, float]] = {}
+    for s in sorted(o for g in members.values() for o in g):
+        rep = group_of.get(s, s)
+        if kept[rep]:
+            dropped[s] = (kept[rep][0], "exact", 1.0)
+            continue
+        best: tuple[float, int] | None = None
+        for other, sim in neighbours.get(rep, ()):
+            earlier = [k for k in kept[other] if k < s]
+            if earlier and (best is None or (sim, -earlier[0]) > (best[0], -best[1])):
+                best = (sim, earlier[0])
+        if best is not None:
+            dropped[s] = (best[1], "minhash", best[0])
+        else:
+            kept[rep].append(s)
+    return dropped
+
+
+def dedup_on_ray(
+    ray: Any,
+    path: str | Path,
+    out: Path | None,
+    opts: DedupOptions,
+    fields: dict[str, str] | None,
+    write_records,
+) -> tuple[DedupStats, list[Removal], list[dict[str, Any]]]:
+    """``gra dedup --executor ray``: the stats, the removals (in input order) and, without
+    ``out``, the kept records. ``out``: a ``.jsonl``/``.parquet`` file (one merged file,
+    streamed through the driver in input order) or a directory (JSONL shards written by the
+    workers, ``part-SHARD-ROW.jsonl``: every node must see it)."""
+    ds = read(ray, path, fields, opts.field).materialize()
+    pairs = find_pairs(ray, ds, opts)
+    dropped = resolve(pairs)
+    drop = np.array(sorted(dropped), dtype=np.int64)
+    ids: dict[int, str] = {}
+    if dropped:
+        wanted = sorted({o for o in dropped} | {k for k, _, _ in dropped.values()})
+        want = np.array(wanted, dtype=np.int64)
+
+        def named(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            keep = np.isin(batch["order"].astype(np.int64), want)
+            return {"order": batch["order"][keep], "id": batch["id"][keep]}
+
+        found = ds.select_columns(["order", "id"]).map_batches(named, batch_format="numpy")
+        ids = {int(row["order"]): row["id"] for row in found.iter_rows()}
+    removals = [
+        Removal(ids[o], ids[k], method, round(sim, 4))
+        for o, (k, method, sim) in sorted(dropped.items())
+    ]
+    stats = DedupStats(read=ds.count())
+    stats.kept = stats.read - len(dropped)
+    for r in removals:
+        stats.removed[r.method] += 1
+
+    def keep(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        mask = ~np.isin(batch["order"].astype(np.int64), drop)
+        return {"order": batch["order"][mask], "record": batch["record"][mask]}
+
+    kept = ds.select_columns(["order", "record"]).map_batches(keep, batch_format="numpy")
+    records: list[dict[str, Any]] = []
+    if out is not None and out.suffix == "":
+        partial = out.with_name(out.name + ".partial")  # renamed once every shard is written
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+
+        def write_shard(batch: dict[str, np.ndarray]) -> dict[str, list]:
+            if len(batch["order"]):
+                first = int(batch["order"][0])
+                name = f"part-{first >> SHARD_BITS:05d}-{first & ((1 << SHARD_BITS) - 1):012d}"
+                lines = "".join(f"{r}\n" for r in batch["record"])
+                (partial / f"{name}.jsonl").write_text(lines, encoding="utf-8")
+            return {"n": [len(batch["order"])]}
+
+        kept.map_batches(write_shard, batch_format="numpy").materialize()
+        if out.exists():
+            out.rmdir()  # empty (checked before the run)
+        partial.rename(out)
+    else:
+        rows = (json.loads(r["record"]) for r in kept.iter_rows())  # in order (``session``)
+        if out is not None:
+            write_records(out, rows)
+        else:
+            records = list(rows)
+    return stats, removals, records
