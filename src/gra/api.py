@@ -214,10 +214,14 @@ def review(
     store: PathLike | None = None,
     cache: PathLike | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    workers: int = 2,
 ) -> ReviewResult:
     """The council's verdict on each sample (``gra review``). ``stages`` overrides
     ``review.stages``; ``store`` is the model-call store (default ``OUT`` with
-    ``.calls.sqlite``, or a file in gra's cache directory without ``out``)."""
+    ``.calls.sqlite``, or a file in gra's cache directory without ``out``).
+    ``executor="ray"``: the council stage runs on ``workers`` Ray actors (docs/ray.md)."""
     from gra.config import check_stages
     from gra.curate.review import review_samples, summarize
     from gra.io.formats import write_json_atomic, write_records_atomic
@@ -225,6 +229,7 @@ def review(
     from gra.synthesis.run import check_models
 
     out = _check_out(out, data, "out")
+    on_ray = _ray_workers(executor, ray_address, workers)
     cfg = load_config(config)
     if stages is not None:
         try:
@@ -246,7 +251,7 @@ def review(
         store_path = cache_dir() / "review-calls.sqlite"
     store_path.parent.mkdir(parents=True, exist_ok=True)
     judged = review_samples(
-        samples, cfg, store_path, Path(cache) if cache else None, progress
+        samples, cfg, store_path, Path(cache) if cache else None, progress, ray=on_ray
     )  # fmt: skip
     records = [j.record() for j in judged]
     where = str(data) if _is_path(data) else "records"
@@ -294,10 +299,14 @@ def select(
     config: PathLike | dict[str, Any] | Config | None = None,
     scores: PathLike | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    workers: int = 2,
 ) -> SelectResult:
     """Score samples with a small model (``method``: ``ifd``, ``judge`` or ``none``),
     drop what the filters reject, rank, and choose ``top_n`` / ``top_percent`` of them,
-    optionally for diversity (``deita``, ``facility``) -- ``gra select``."""
+    optionally for diversity (``deita``, ``facility``) -- ``gra select``.
+    ``executor="ray"``: the ``reviewers``' calls run on ``workers`` Ray actors."""
     from gra.curate.select import GUARD_DEFAULT, Scored, SelectOptions, check_drops, choose
     from gra.io.formats import write_jsonl_atomic, write_records_atomic
 
@@ -322,6 +331,10 @@ def select(
         raise UserError("give score_field or reviewers, not both", "reviewers")
     if diversity == "none" and embedder:
         raise UserError("is used with diversity deita or facility", "embedder")
+    on_ray = _ray_workers(executor, ray_address, workers)
+    if on_ray is not None and not reviewers:
+        raise UserError("runs the reviewers' calls: use it with method judge and reviewers",
+                        "executor")  # fmt: skip
     opts = SelectOptions(
         method=method,
         variant=variant,
@@ -346,7 +359,7 @@ def select(
         scored = _select_ifd(samples, opts, scorer, template, cache, say, dropped)
     elif method == "judge":
         scored = _select_judge(
-            samples, opts, score_field, reviewers, config, cache, say, dropped
+            samples, opts, score_field, reviewers, config, cache, say, dropped, on_ray
         )  # fmt: skip
     else:
         scored = [
@@ -423,7 +436,7 @@ def _select_ifd(samples, opts, scorer_spec, template, cache, say, dropped):
         scorer.close()
 
 
-def _select_judge(samples, opts, score_field, reviewers, config, cache, say, dropped):
+def _select_judge(samples, opts, score_field, reviewers, config, cache, say, dropped, ray=None):
     from gra.core.records import Outcome
     from gra.curate.judge import read_score, review_scores
     from gra.curate.select import Scored
@@ -440,6 +453,7 @@ def _select_judge(samples, opts, score_field, reviewers, config, cache, say, dro
             reviewers,
             Path(cache) if cache else cache_dir() / "select-calls.sqlite",
             on_done=lambda n: say(f"{n}/{len(keep)} reviewed"),
+            ray=ray,
         )
     else:
         judged = [read_score(s, score_field) for s in keep]
@@ -468,6 +482,21 @@ class DedupResult:
     summary: dict[str, Any]  # stages, counts and, per kept id, the ids dropped as its copies
     out: Path | None = None
     report_path: Path | None = None
+
+
+def _ray_workers(executor: str, address: str | None, workers: int):
+    """``OnRay`` for ``executor="ray"`` (Ray installed, checked now), None for ``local``."""
+    from gra.executors.choose import OnRay
+    from gra.executors.ray_actors import import_ray
+
+    if executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {executor!r}; use one of: local, ray", "executor")
+    if executor == "local":
+        return None
+    if workers < 1:
+        raise UserError("must be >= 1", "workers")
+    import_ray()
+    return OnRay(address, workers)
 
 
 def _on_ray(executor: str, data: Any) -> bool:
@@ -535,7 +564,7 @@ def dedup(
 
         with ray_session(ray_address) as ray:
             stats, removals, kept = dedup_on_ray(
-                ray, data, out, opts, _fields(fields), write_records_atomic
+                ray, data, out, opts, _fields(fields), write_records_atomic, progress
             )
     else:
         if _is_path(data):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from gra.cli.common import ray_options
 from gra.core.errors import UserError
 from gra.core.version import __version__
 from gra.io.formats import EXPORTS
@@ -73,26 +74,7 @@ def cli(verbose: bool) -> None:
     help="Run K candidates end to end without a run directory and show everything decided "
     "about each (seeds, checks, judges, reviews, decision); nothing is kept.",
 )
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where candidates run: this process, or Ray actors (pip install 'gra[ray]'; docs/ray.md).",
-)
-@click.option(
-    "--ray-address",
-    metavar="ADDR",
-    help="The Ray cluster to join (e.g. auto, ray://HEAD:10001) [default: RAY_ADDRESS, or "
-    "a Ray started on this machine].",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Ray actors (--executor ray); each loads its own embedded models.",
-)
+@ray_options("each candidate runs", workers=True)
 def synth(
     seeds, config_path, out, resume, target, max_candidates, max_tokens, formats, no_report,
     preview, executor, ray_address, workers,

@@ -63,6 +63,39 @@ def fraction_option(name: str, default: float, help_text: str) -> Callable[[Any]
     )
 
 
+def ray_options(
+    what: str, workers: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--executor local|ray and --ray-address (and --workers, the Ray actors that load
+    models); ``what`` says what runs on Ray."""
+
+    def add(command: Callable[..., Any]) -> Callable[..., Any]:
+        if workers:
+            command = click.option(
+                "--workers",
+                type=click.IntRange(min=1),
+                default=2,
+                show_default=True,
+                help="Ray actors (--executor ray); each loads its own embedded models.",
+            )(command)
+        command = click.option(
+            "--ray-address",
+            metavar="ADDR",
+            help="The Ray cluster to join (e.g. auto, ray://HEAD:10001) [default: "
+            "RAY_ADDRESS, or a Ray started on this machine].",
+        )(command)
+        return click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help=f"Where {what}: this process, or a Ray cluster (pip install "
+            "'gra[ray]'; docs/ray.md).",
+        )(command)
+
+    return add
+
+
 class ProgressLine:
     """One status line on stderr: redrawn in place on a terminal (at most 4 times a
     second), a plain line every 10 s otherwise."""

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, fraction_option
+from gra.cli.common import (
+    ProgressLine,
+    field_options,
+    fields_of,
+    flag_terms,
+    fraction_option,
+    ray_options,
+)
 
 
 @click.command("dedup")
@@ -16,7 +23,8 @@ from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, f
     "--out",
     type=click.Path(path_type=Path),
     required=True,
-    help="Deduplicated JSONL (or .parquet) to write.",
+    help="Deduplicated JSONL (or .parquet) to write; with --executor ray, a directory "
+    "(no extension) is written as JSONL shards.",
 )
 @click.option(
     "--field",
@@ -51,7 +59,11 @@ from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, f
     type=click.Path(path_type=Path),
     help="JSON report of what was removed and why [default: OUT with .dedup.json].",
 )
-def command(data, out, field, jaccard, ngram, num_perm, cosine, embedder, report, **field_kw):
+@ray_options("the dedup runs")
+def command(
+    data, out, field, jaccard, ngram, num_perm, cosine, embedder, report, executor, ray_address,
+    **field_kw,
+):  # fmt: skip
     """Remove duplicate samples from DATA (gra, Alpaca, ShareGPT or messages records in JSONL,
     JSON, Parquet or a directory of Parquet shards; an OUT ending in .parquet is Parquet).
 
@@ -65,7 +77,8 @@ def command(data, out, field, jaccard, ngram, num_perm, cosine, embedder, report
         with flag_terms():
             r = gra.dedup(data, out, fields=fields_of(field_kw), field=field, jaccard=jaccard,
                           ngram=ngram, num_perm=num_perm, cosine=cosine, embedder=embedder,
-                          report=report, progress=progress.update)  # fmt: skip
+                          report=report, progress=progress.update, executor=executor,
+                          ray_address=ray_address)  # fmt: skip
     finally:
         progress.done()
     s = r.summary

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms
+from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, ray_options
 
 
 @click.command("review")
@@ -39,7 +39,10 @@ from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms
     type=click.Path(path_type=Path),
     help="Cache of the mismatch stage's losses [default: in gra's cache directory].",
 )
-def command(data, out, config_path, stages, store, cache, **field_kw):
+@ray_options("the council stage runs", workers=True)
+def command(
+    data, out, config_path, stages, store, cache, executor, ray_address, workers, **field_kw
+):  # fmt: skip
     """Review each sample of DATA (gra, Alpaca, ShareGPT or messages records in JSONL,
     JSON, Parquet or a directory of Parquet shards; an OUT ending in .parquet is Parquet).
 
@@ -57,7 +60,8 @@ def command(data, out, config_path, stages, store, cache, **field_kw):
             stage_list = None if stages is None else stages.split(",")
             r = gra.review(data, out, fields=fields_of(field_kw), config=config_path,
                            stages=stage_list, store=store, cache=cache,
-                           progress=progress.update)  # fmt: skip
+                           progress=progress.update, executor=executor,
+                           ray_address=ray_address, workers=workers)  # fmt: skip
     finally:
         progress.done()
     summary = r.summary

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms
+from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, ray_options
 
 
 @click.command("select")
@@ -101,6 +101,7 @@ from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms
     type=click.Path(path_type=Path),
     help="Every sample's scores and why it was dropped [default: OUT with .scores.jsonl].",
 )
+@ray_options("the --reviewers' calls run", workers=True)
 def command(
     data,
     out,
@@ -122,6 +123,9 @@ def command(
     reviewers,
     config_path,
     scores_path,
+    executor,
+    ray_address,
+    workers,
     **field_kw,
 ):
     """Select samples from DATA by IFD or a judge score, optionally for diversity; write
@@ -141,7 +145,8 @@ def command(
                 scorer=scorer, template=template, variant=variant, max_ifd=max_ifd, guard=guard,
                 checks=checks, cache=cache, min_score=min_score, score_field=score_field,
                 reviewers=reviewers, config=config_path, scores=scores_path,
-                progress=progress.update,
+                progress=progress.update, executor=executor, ray_address=ray_address,
+                workers=workers,
             )  # fmt: skip
     finally:
         progress.done()

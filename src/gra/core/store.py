@@ -179,6 +179,7 @@ class SQLiteStore:
     def _release(self) -> None:
         if self._lock is not None:
             self._lock.release()
+            self._lock = None  # closing twice is harmless
 
 
 class Store(SQLiteStore):

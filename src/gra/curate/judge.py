@@ -27,10 +27,10 @@ from gra.core.calls import CallFailed
 from gra.core.errors import UserError
 from gra.core.records import Review
 from gra.core.store import Store
-from gra.council.caller import Caller
+from gra.council.caller import CALL_OWNER, Caller
 from gra.council.council import ask_reviewer
 from gra.council.steps.common import derive_seed
-from gra.executors import LocalExecutor
+from gra.executors.choose import OnRay, open_executor
 from gra.io.datasets import Sample
 
 __all__ = ["AUTO_FIELDS", "JudgeScore", "read_score", "review_scores"]
@@ -70,27 +70,23 @@ def read_score(sample: Sample, path: str | None = None) -> JudgeScore:
     return JudgeScore(None, "", skip=f"no score field ({' or '.join(paths)})")
 
 
-def review_scores(
-    samples: Sequence[Sample],
-    cfg: Config,
-    models: list[str],
-    store_path: Path,
-    on_done: Callable[[int], None] | None = None,
-) -> list[JudgeScore]:
-    """Ask each of ``models`` (names in ``cfg.models`` or registry names) to review
-    every sample; the score is the mean overall score of the readable reviews."""
-    executor = LocalExecutor(
-        cfg,
-        lambda: Store(store_path, busy_hint="or give this command its own --cache FILE"),
-        models=models,
-    )
-    cfg = executor.config  # auto settings measured on this machine (gra.models.cpu_probe)
-    r = cfg.review
-    out: list[JudgeScore | None] = [None] * len(samples)
+class JudgeWork:
+    """One sample's reviews by every judge (the executor seam's work): picklable, its
+    calls stored as ``sample:ID``'s."""
 
-    async def one(caller: Caller, i: int) -> JudgeScore:
-        s = samples[i]
-        reviews = await asyncio.gather(*(ask(caller, s, m) for m in models))
+    def __init__(self, cfg: Config, models: list[str]):
+        self.cfg, self.models = cfg, models
+
+    def call_owners(self, item: tuple[int, Sample]) -> list[str]:
+        return [f"sample:{item[1].id}"]
+
+    async def __call__(self, caller: Caller, item: tuple[int, Sample]) -> JudgeScore:
+        _, s = item
+        owner = CALL_OWNER.set(f"sample:{s.id}")
+        try:
+            reviews = await asyncio.gather(*(self._ask(caller, s, m) for m in self.models))
+        finally:
+            CALL_OWNER.reset(owner)
         overall = [x.overall for x in reviews if x.overall is not None]
         detail = [
             {"reviewer": x.reviewer, "scores": x.scores, "overall": x.overall, "error": x.error}
@@ -100,20 +96,41 @@ def review_scores(
             return JudgeScore(None, "reviewers", detail, skip="no readable review")
         return JudgeScore(round(sum(overall) / len(overall), 4), "reviewers", detail)
 
-    async def ask(caller: Caller, s: Sample, model: str) -> Review:
-        seed = derive_seed(cfg.seed, "select", s.id, model)
+    async def _ask(self, caller: Caller, s: Sample, model: str) -> Review:
+        seed = derive_seed(self.cfg.seed, "select", s.id, model)
+        pair = (s.instruction, s.input, s.response)
         try:
-            return await ask_reviewer(caller, model, r, (s.instruction, s.input, s.response), seed)
+            return await ask_reviewer(caller, model, self.cfg.review, pair, seed)
         except CallFailed as e:  # this review only; a model that stays down stops all
             return Review(reviewer=model, ok=False, error=f"call failed: {e}")
 
-    def finished(i: int, score: JudgeScore) -> None:
-        out[i] = score
+
+def review_scores(
+    samples: Sequence[Sample],
+    cfg: Config,
+    models: list[str],
+    store_path: Path,
+    on_done: Callable[[int], None] | None = None,
+    ray: OnRay | None = None,
+) -> list[JudgeScore]:
+    """Ask each of ``models`` (names in ``cfg.models`` or registry names) to review
+    every sample; the score is the mean overall score of the readable reviews.
+    ``ray``: on Ray actors (``gra.executors.choose``)."""
+    hint = "or give this command its own --cache FILE"
+    executor = open_executor(cfg, lambda: Store(store_path, busy_hint=hint), models=models, ray=ray)
+    # auto settings measured on this machine (gra.models.cpu_probe)
+    work = JudgeWork(executor.config, models)
+    out: list[JudgeScore | None] = [None] * len(samples)
+
+    def finished(item: tuple[int, Sample], score: JudgeScore) -> None:
+        out[item[0]] = score
         if on_done:
             on_done(sum(x is not None for x in out))
 
     try:
-        executor.map(one, range(len(samples)), finished, cfg.candidates_in_flight())
+        executor.map(
+            work, list(enumerate(samples)), finished, executor.config.candidates_in_flight()
+        )
     finally:
         executor.close()
         executor.caller.store.close()

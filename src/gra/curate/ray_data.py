@@ -80,31 +80,49 @@ class Pairs:
     near: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
-def _exact_key(text: str) -> str:
-    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).hexdigest()
+def _exact_key(text: str) -> bytes:
+    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).digest()
+
+
+#: mixes a band's MinHash values into one int64 key (a collision only adds a candidate,
+#: which the true-Jaccard re-check removes)
+_MIX = np.random.default_rng(7).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+
+
+def _band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) int64 keys of the signatures' bands, distinct per band index."""
+    with np.errstate(over="ignore"):
+        cut = sigs[:, : bands * rows].reshape(len(sigs), bands, rows)
+        keys = (cut * _MIX[:rows]).sum(axis=2, dtype=np.uint64)
+        keys = keys * _MIX[rows] + np.arange(bands, dtype=np.uint64) * _MIX[rows + 1]
+    return keys.view(np.int64)
+
+
+def _partitions(ray: Any) -> int:
+    return max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
 
 
 def find_pairs(ray: Any, ds: Any, opts: DedupOptions, seed: int = 1) -> Pairs:
     """Exact groups and near pairs of ``ds`` (rows with ``order`` and ``text``)."""
     hasher = MinHasher(num_perm=opts.num_perm, seed=seed)
-    bands, rows_per_band = optimal_bands(opts.jaccard or 1.0, opts.num_perm, 0.1, 0.9)
+    bands, rows = optimal_bands(opts.jaccard or 1.0, opts.num_perm, 0.1, 0.9)
     near = opts.jaccard > 0
 
-    def prepare(batch: dict[str, np.ndarray]) -> dict[str, list]:
-        out: dict[str, list] = {"order": [], "exact": [], "shingles": [], "bands": []}
-        for order, text in zip(batch["order"], batch["text"], strict=True):
-            out["order"].append(int(order))
-            out["exact"].append(_exact_key(text))
-            if near:
-                sh = np.array(sorted(shingles(text, opts.ngram)), dtype=np.uint64)
-                sig = hasher.signature(sh)
-                r = rows_per_band
-                keys = [f"{i}:{sig[i * r : (i + 1) * r].tobytes().hex()}" for i in range(bands)]
-                out["shingles"].append(sh.tobytes())
-                out["bands"].append(keys)
-            else:
-                out["shingles"].append(b"")
-                out["bands"].append([])
+    def prepare(batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        texts = batch["text"]
+        sh = [np.array(sorted(shingles(t, opts.ngram)), dtype=np.uint64) for t in texts]
+        out: dict[str, Any] = {
+            "order": batch["order"].astype(np.int64),
+            "exact": np.array([_exact_key(t) for t in texts], dtype=object),
+        }
+        if near:
+            sigs = np.stack([hasher.signature(x) for x in sh]) if sh else np.zeros((0, 1))
+            out["shingles"] = np.array([x.tobytes() for x in sh], dtype=object)
+            out["bands"] = (
+                _band_keys(sigs.astype(np.uint64), bands, rows)
+                if sh
+                else np.zeros((0, bands), dtype=np.int64)
+            )
         return out
 
     prepared = ds.select_columns(["order", "text"]).map_batches(prepare, batch_format="numpy")
@@ -114,22 +132,31 @@ def find_pairs(ray: Any, ds: Any, opts: DedupOptions, seed: int = 1) -> Pairs:
         orders = sorted(int(o) for o in g["order"])
         return {"orders": [orders] if len(orders) > 1 else []}
 
-    groups = prepared.groupby("exact").map_groups(exact_groups, batch_format="numpy")
+    groups = (
+        prepared.select_columns(["exact", "order"])
+        .groupby("exact", num_partitions=_partitions(ray))
+        .map_groups(exact_groups, batch_format="numpy")
+    )
     result = Pairs(groups=sorted([int(o) for o in r["orders"]] for r in groups.iter_rows()))
     if not near:
         return result
+    # identical texts are compared once: by the first of each exact group
+    later = np.array(sorted(o for g in result.groups for o in g[1:]), dtype=np.int64)
 
-    def explode(row: dict) -> Iterator[dict]:
-        for key in row["bands"]:
-            yield {"band": key, "order": row["order"], "exact": row["exact"],
-                   "shingles": row["shingles"]}  # fmt: skip
+    def explode(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        first = ~np.isin(batch["order"], later)
+        order, sh, keys = batch["order"][first], batch["shingles"][first], batch["bands"][first]
+        return {
+            "band": keys.reshape(-1),
+            "order": np.repeat(order, bands),
+            "shingles": np.repeat(sh, bands),
+        }
 
     def band_pairs(g: dict[str, np.ndarray]) -> dict[str, list]:
-        firsts: dict[str, tuple[int, np.ndarray]] = {}  # identical texts count once
-        for order, exact, sh in zip(g["order"], g["exact"], g["shingles"], strict=True):
-            if exact not in firsts or int(order) < firsts[exact][0]:
-                firsts[exact] = (int(order), np.frombuffer(sh, dtype=np.uint64))
-        members = sorted(firsts.values(), key=lambda m: m[0])
+        members = sorted(
+            (int(o), np.frombuffer(sh, dtype=np.uint64))
+            for o, sh in zip(g["order"], g["shingles"], strict=True)
+        )
         out: dict[str, list] = {"a": [], "b": [], "sim": []}
         for i, (a, sa) in enumerate(members):
             for b, sb in members[i + 1 :]:
@@ -140,7 +167,12 @@ def find_pairs(ray: Any, ds: Any, opts: DedupOptions, seed: int = 1) -> Pairs:
                     out["sim"].append(sim)
         return out
 
-    found = prepared.flat_map(explode).groupby("band").map_groups(band_pairs, batch_format="numpy")
+    exploded = prepared.select_columns(["order", "shingles", "bands"]).map_batches(
+        explode, batch_format="numpy"
+    )
+    found = exploded.groupby("band", num_partitions=_partitions(ray)).map_groups(
+        band_pairs, batch_format="numpy"
+    )
     for row in found.iter_rows():
         result.near[(int(row["a"]), int(row["b"]))] = float(row["sim"])
     return result
@@ -190,14 +222,19 @@ def dedup_on_ray(
     opts: DedupOptions,
     fields: dict[str, str] | None,
     write_records,
+    progress=None,
 ) -> tuple[DedupStats, list[Removal], list[dict[str, Any]]]:
     """``gra dedup --executor ray``: the stats, the removals (in input order) and, without
     ``out``, the kept records. ``out``: a ``.jsonl``/``.parquet`` file (one merged file,
     streamed through the driver in input order) or a directory (JSONL shards written by the
     workers, ``part-SHARD-ROW.jsonl``: every node must see it)."""
+    say = progress or (lambda text: None)
+    say("reading on the cluster")
     ds = read(ray, path, fields, opts.field).materialize()
+    say(f"{ds.count()} read; grouping exact copies and MinHash bands")
     pairs = find_pairs(ray, ds, opts)
     dropped = resolve(pairs)
+    say(f"{ds.count()} read, {len(dropped)} removed; writing")
     drop = np.array(sorted(dropped), dtype=np.int64)
     ids: dict[int, str] = {}
     if dropped:

@@ -34,9 +34,9 @@ from gra.core.calls import CallFailed
 from gra.core.lock import ProcessLock, lock_path
 from gra.core.records import Candidate, Outcome
 from gra.core.store import Store
-from gra.council.caller import Caller
+from gra.council.caller import CALL_OWNER, Caller
 from gra.council.council import Council, council_score
-from gra.executors import LocalExecutor
+from gra.executors.choose import OnRay, open_executor
 from gra.io.datasets import Sample
 
 
@@ -155,6 +155,59 @@ def run_mismatch_stage(
             _reject(j, "mismatch", f"cheap check: mismatch ({s.drop})")
 
 
+@dataclass
+class CouncilVerdict:
+    """What the council made of one sample (``CouncilWork``'s result)."""
+
+    candidate: Candidate
+    keep: bool
+    reason: str
+    score: float | None
+
+
+class CouncilWork:
+    """The council stage's work (the executor seam): ``await work(caller, (idx, sample))``.
+    It holds only the config, so it pickles to a Ray worker; the caller it is handed makes
+    the calls, and each is stored as ``sample:ID``'s (``call_owners``)."""
+
+    def __init__(self, cfg: Config, adjudicate: bool):
+        self.cfg, self.adjudicate = cfg, adjudicate
+        self.council: Council | None = None
+        self._caller: Caller | None = None
+
+    def __getstate__(self) -> dict:
+        return {"cfg": self.cfg, "adjudicate": self.adjudicate}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["cfg"], state["adjudicate"])
+
+    def call_owners(self, item: tuple[int, Sample]) -> list[str]:
+        return [f"sample:{item[1].id}"]
+
+    async def __call__(self, caller: Caller, item: tuple[int, Sample]) -> CouncilVerdict:
+        if caller is not self._caller:
+            self.close()
+            self._caller, self.council = caller, Council(self.cfg, caller)
+        assert self.council is not None
+        idx, s = item
+        c = Candidate(idx, s.domain, s.generator, [], s.instruction, s.input, s.response)
+        owner = CALL_OWNER.set(f"sample:{s.id}")
+        try:
+            keep, reason = await self.council.judge(c, idx, adjudicator=self.adjudicate)
+        except CallFailed as e:
+            if e.down:
+                raise
+            keep, reason = False, f"model call failed: {e}"
+        finally:
+            CALL_OWNER.reset(owner)
+        return CouncilVerdict(c, keep, reason, council_score(c, self.cfg))
+
+    def close(self) -> None:
+        if self.council is not None:
+            self.council.close()
+            self.council = None
+
+
 def run_council_stage(
     judged: list[Judged],
     cfg: Config,
@@ -162,52 +215,39 @@ def run_council_stage(
     adjudicate: bool,
     progress: Callable[[str], None] | None = None,
     loader: Callable[..., Any] | None = None,
+    ray: OnRay | None = None,
 ) -> None:
     """Review every sample still accepted; calls are answered from ``store_path``
     when they were made before (a re-run costs no model time)."""
     live = [j for j in judged if j.verdict == "accept"]
     if not live:
         return
-    executor = LocalExecutor(
-        cfg,
-        lambda: Store(store_path, busy_hint=STORE_BUSY_HINT),
-        models=cfg.judging_models(adjudicate),
-        loader=loader,
+    opener = lambda: Store(store_path, busy_hint=STORE_BUSY_HINT)  # noqa: E731
+    executor = open_executor(
+        cfg, opener, models=cfg.judging_models(adjudicate), loader=loader, ray=ray
     )
-    cfg = executor.config
-    council = Council(cfg, executor.caller)
+    work = CouncilWork(executor.config, adjudicate)
     done = 0
 
-    async def one(caller: Caller, item: tuple[int, Judged]) -> None:
-        idx, j = item
-        s = j.sample
-        c = Candidate(idx, s.domain, s.generator, [], s.instruction, s.input, s.response)
-        j.candidate = c
-        try:
-            keep, reason = await council.judge(c, idx, adjudicator=adjudicate)
-        except CallFailed as e:
-            if e.down:
-                raise
-            keep, reason = False, f"model call failed: {e}"
-        score = council_score(c, cfg)
-        stage = "adjudicator" if c.adjudication else "council"
-        if keep:
-            j.score, j.stage = score, stage
-            j.reasons.append(reason)
-        else:
-            _reject(j, stage, reason, 0.0 if score is None else score)
-
-    def finished(item: tuple[int, Judged], _: None) -> None:
+    def finished(item: tuple[int, Sample], v: CouncilVerdict) -> None:
         nonlocal done
+        j = judged[item[0]]
+        j.candidate = v.candidate
+        stage = "adjudicator" if v.candidate.adjudication else "council"
+        if v.keep:
+            j.score, j.stage = v.score, stage
+            j.reasons.append(v.reason)
+        else:
+            _reject(j, stage, v.reason, 0.0 if v.score is None else v.score)
         done += 1
         if progress:
             progress(f"{done}/{len(live)} reviewed")
 
-    items = [(i, j) for i, j in enumerate(judged) if j.verdict == "accept"]
+    items = [(i, j.sample) for i, j in enumerate(judged) if j.verdict == "accept"]
     try:
-        executor.map(one, items, finished, cfg.candidates_in_flight())
+        executor.map(work, items, finished, executor.config.candidates_in_flight())
     finally:
-        council.close()
+        work.close()
         executor.close()
         executor.caller.store.close()
 
@@ -224,9 +264,10 @@ def review_samples(
     cache: Path | None = None,
     progress: Callable[[str], None] | None = None,
     loader: Callable[..., Any] | None = None,
+    ray: OnRay | None = None,
 ) -> list[Judged]:
     """Run ``cfg.review.stages`` over ``samples``; one Judged per sample, in order.
-    ``loader`` replaces gra's model loader (tests)."""
+    ``loader`` replaces gra's model loader (tests); ``ray``: the council stage on Ray."""
     stages = check_stages(cfg.review.stages)
     judged = [Judged(s) for s in samples]
     # the store is this review's alone from the start: a second process stops at once
@@ -236,7 +277,8 @@ def review_samples(
         if "mismatch" in stages and "mismatch" not in cfg.checks.disabled:
             run_mismatch_stage(judged, cfg, cache, progress)
         if "council" in stages:
-            run_council_stage(judged, cfg, store_path, "adjudicator" in stages, progress, loader)
+            adjudicate = "adjudicator" in stages
+            run_council_stage(judged, cfg, store_path, adjudicate, progress, loader, ray)
         else:
             for j in judged:
                 if j.verdict == "accept":

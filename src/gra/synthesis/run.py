@@ -21,8 +21,9 @@ from gra.core.errors import ModelUnavailable, UserError
 from gra.core.records import Seed
 from gra.core.store import STORE_NAME, Store
 from gra.council.pool import ModelPool
-from gra.executors import Executor, LocalExecutor
-from gra.executors.ray_actors import RayExecutor, import_ray
+from gra.executors import Executor
+from gra.executors.choose import OnRay, open_executor
+from gra.executors.ray_actors import import_ray
 from gra.io.formats import EXPORTS, write_jsonl_atomic
 from gra.io.seeds import load_seeds
 from gra.models.registry import EMBEDDED, EmbeddedModel, hf_path, is_installed
@@ -101,9 +102,8 @@ def _check_options(opts: RunOptions) -> None:
 
 def make_executor(cfg: Config, store: Store, opts: RunOptions) -> Executor:
     """The executor ``opts`` names, over ``store``."""
-    if opts.executor == "ray":
-        return RayExecutor(cfg, store, address=opts.ray_address, workers=opts.workers)
-    return LocalExecutor(cfg, store)
+    ray = OnRay(opts.ray_address, opts.workers) if opts.executor == "ray" else None
+    return open_executor(cfg, lambda: store, ray=ray)
 
 
 def create_run(

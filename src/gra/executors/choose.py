@@ -1,0 +1,43 @@
+"""Which executor a command runs on: ``open_executor(cfg, open_store, ray=...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gra.config import Config
+from gra.core.store import Store
+from gra.executors.base import Executor
+from gra.executors.local import LocalExecutor
+from gra.executors.ray_actors import RayExecutor
+
+
+@dataclass
+class OnRay:
+    """Run on Ray: ``workers`` actors of the cluster at ``address`` (None: ``RAY_ADDRESS``,
+    or a Ray started on this machine)."""
+
+    address: str | None = None
+    workers: int = 2
+
+
+def open_executor(
+    cfg: Config,
+    open_store: Callable[[], Store],
+    *,
+    models: Iterable[str] | None = None,
+    loader: Callable[..., Any] | None = None,
+    ray: OnRay | None = None,
+) -> Executor:
+    """The local executor, or the Ray one with ``ray``. ``open_store`` opens the call store
+    once the models' ``auto`` settings are measured (a CPU that crashes llama.cpp is one
+    line before any file is opened)."""
+    if ray is None:
+        return LocalExecutor(cfg, open_store, models=models, loader=loader)
+    store = open_store()
+    try:
+        return RayExecutor(cfg, store, address=ray.address, workers=ray.workers, models=models)
+    except BaseException:
+        store.close()
+        raise
