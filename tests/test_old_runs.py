@@ -40,7 +40,9 @@ def test_a_run_written_before_the_refactor_resumes_and_reports(tmp_path):
     assert keys <= keys_after
     summary = json.loads((run / "summary.json").read_text())
     # every key the old summary had, plus where the work ran (added with the Ray executor)
-    assert set(summary) - set(old_summary) == {"executor"} and set(old_summary) <= set(summary)
+    # and the generators' picks (added with adaptive routing)
+    assert set(summary) - set(old_summary) == {"executor", "routing"}
+    assert set(old_summary) <= set(summary)
     assert summary["executor"] == {"kind": "local"}
     assert summary["sessions"] == 2 and summary["counts"]["candidates"] >= 4
     db = sqlite3.connect(run / "run.sqlite")

@@ -67,7 +67,10 @@ class GenerationSettings:
     # who answers the new instruction: self (the model that wrote it, as in the paper) |
     # auto (the first of generation.models: list the strongest first) | a model name
     responder: str = "self"
-    pick: str = "random"  # random | round_robin (per candidate)
+    # random | round_robin (per candidate) | adaptive: a bandit per domain on accepted
+    # samples per token spent (gra.synthesis.routing), after `warmup` picks of each model
+    pick: str = "random"
+    warmup: int = 3
     domains: str = "round_robin"  # round_robin | random (per candidate)
     examples: int = 3  # k same-domain seeds shown to the generator
     temperature: float = 0.9
@@ -256,7 +259,7 @@ def check_stages(stages: list[str]) -> list[str]:
 MAY_BE_EMPTY = {"checks.disabled", "review.stages", "aggregate.judges", "aggregate.loss_models"}
 
 CHOICES = {
-    "generation.pick": ("random", "round_robin"),
+    "generation.pick": ("random", "round_robin", "adaptive"),
     "generation.mode": ("evolve", "paper"),
     "aggregate.rule": ("calibrated", "mean_std"),
     "generation.domains": ("random", "round_robin"),
@@ -406,6 +409,8 @@ def _check(cfg: Config, where: str) -> None:
             raise bad(path, "must be >= 1")
     if cfg.executor.concurrency < 0:
         raise bad("executor.concurrency", "must be >= 0 (0 = auto)")
+    if cfg.generation.warmup < 0:
+        raise bad("generation.warmup", "must be >= 0 (picks of each model before the bandit)")
     if a.min_valid_reviews > cfg.review.reviewers:
         raise bad("aggregate.min_valid_reviews", "must not exceed review.reviewers")
     if not 0.0 < cfg.dedup.threshold <= 1.0:

@@ -153,6 +153,8 @@ class Candidate:
     calls: dict[str, CallInfo] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     outcome: Outcome | None = None  # set when it ends (None while running)
+    # generation.pick adaptive: why its generator was picked (gra.synthesis.routing)
+    routing: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from dataclasses import dataclass
 
 from gra.checks import CheckSettings, run_checks
 from gra.config import Config
@@ -26,6 +27,15 @@ from gra.council.steps import generate, tag
 from gra.council.steps.common import ParseError, derive_seed
 from gra.curate.minhash import NearDupIndex
 from gra.io.seeds import seed_domains
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An item of the synth's map: candidate ``idx``, and its generator when the driver
+    picked it (``generation.pick: adaptive``; else the plan picks it from the run seed)."""
+
+    idx: int
+    generator: str = ""
 
 
 def dedup_text(cfg: Config, instruction: str, response: str) -> str:
@@ -76,9 +86,9 @@ class CandidateWork:
             self.call, self.council = caller, Council(self.cfg, caller)
         return self
 
-    async def __call__(self, caller: Caller, idx: int) -> Candidate | None:
+    async def __call__(self, caller: Caller, item: Planned) -> Candidate | None:
         try:
-            return await self.bind(caller).candidate(idx)
+            return await self.bind(caller).candidate(item.idx, item.generator)
         except BudgetExhausted:
             return None
 
@@ -113,9 +123,10 @@ class CandidateWork:
         except ParseError:  # counted from the store (tag_failures)
             return [], ""
 
-    async def candidate(self, idx: int) -> Candidate:
-        """Plan candidate ``idx`` and take it as far as it goes; never raises CallFailed."""
-        c, examples, rng = self.plan(idx)
+    async def candidate(self, idx: int, generator: str = "") -> Candidate:
+        """Plan candidate ``idx`` (``generator``: picked already) and take it as far as it
+        goes; never raises CallFailed."""
+        c, examples, rng = self.plan(idx, generator)
         owner = CALL_OWNER.set(f"candidate:{idx}")
         try:
             return await self._work(c, examples, rng)
@@ -139,14 +150,19 @@ class CandidateWork:
         finally:
             CALL_OWNER.reset(owner)
 
-    def call_owners(self, idx: int) -> list[str]:
-        """Whose stored calls candidate ``idx`` may replay: its own, and the tags of its
-        example seeds and of itself (``Store.calls_of``)."""
-        c, _, _ = self.plan(idx)
-        return [f"candidate:{idx}", *(f"tag:seed:{s}" for s in c.seed_ids), f"tag:{c.id}"]
+    def call_owners(self, item: Planned) -> list[str]:
+        """Whose stored calls a candidate may replay: its own, and the tags of its example
+        seeds and of itself (``Store.calls_of``)."""
+        c, _, _ = self.plan(item.idx, item.generator)
+        return [f"candidate:{c.idx}", *(f"tag:seed:{s}" for s in c.seed_ids), f"tag:{c.id}"]
 
-    def plan(self, idx: int) -> tuple[Candidate, list[Seed], random.Random]:
-        """Domain, generator and example seeds of candidate ``idx`` (from the run seed)."""
+    def domain_of(self, idx: int) -> str:
+        """Candidate ``idx``'s domain (as ``plan`` gives it)."""
+        return self.plan(idx)[0].domain
+
+    def plan(self, idx: int, generator: str = "") -> tuple[Candidate, list[Seed], random.Random]:
+        """Domain, generator and example seeds of candidate ``idx`` (from the run seed;
+        ``generator``, when given, replaces the pick -- the draws stay the same)."""
         cfg, g = self.cfg, self.cfg.generation
         rng = random.Random(derive_seed(cfg.seed, idx, "plan"))
         domain = (
@@ -154,9 +170,8 @@ class CandidateWork:
             if g.domains == "round_robin"
             else rng.choice(self.domains)
         )
-        generator = (
-            g.models[idx % len(g.models)] if g.pick == "round_robin" else rng.choice(g.models)
-        )
+        drawn = g.models[idx % len(g.models)] if g.pick == "round_robin" else rng.choice(g.models)
+        generator = generator or drawn
         pool = self.by_domain[domain]
         examples = rng.sample(pool, min(g.examples, len(pool)))
         c = Candidate(

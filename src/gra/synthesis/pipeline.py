@@ -14,7 +14,15 @@ from gra.core.records import Candidate, Outcome, Seed
 from gra.core.store import Store
 from gra.council.caller import Caller
 from gra.executors import Executor, LocalExecutor
-from gra.synthesis.candidate import CandidateWork, dedup_text, duplicate, new_index, tag_failures
+from gra.synthesis.candidate import (
+    CandidateWork,
+    Planned,
+    dedup_text,
+    duplicate,
+    new_index,
+    tag_failures,
+)
+from gra.synthesis.routing import Router
 
 
 @dataclass
@@ -50,6 +58,11 @@ class Synth:
         self.work = CandidateWork(cfg, seeds, self.index).bind(caller)
         self.council = self.work.council
         self.candidate, self.draft, self.plan = self.work.candidate, self.work.draft, self.work.plan
+        g = cfg.generation
+        self.router = Router(g.models, cfg.seed, g.warmup) if g.pick == "adaptive" else None
+        self._routing: dict[int, dict] = {}  # idx -> why its generator was picked
+        if self.router is not None:
+            self.router.load(store.candidates())
 
     @property
     def tag_failures(self) -> int:
@@ -90,12 +103,12 @@ class Synth:
             c.outcome = Outcome("synthesis", "cancelled_at_target", why)
             self.store.save_candidate(c)
 
-    def _indices(self, budget: Budget, launched: int) -> Iterator[int]:
+    def _indices(self, budget: Budget, launched: int) -> Iterator[Planned]:
         """The candidates to run, pulled one per free slot: unfinished ones first, then new
         ones until the target or a budget is reached (then ``_stop`` says which)."""
-        pending = sorted(
-            c.idx for state in ("running", "cancelled") for c in self.store.candidates(state)
-        )
+        unfinished = [c for state in ("running", "cancelled") for c in self.store.candidates(state)]
+        pending = sorted(unfinished, key=lambda c: c.idx)
+        self._routing.update({c.idx: c.routing for c in pending if c.routing})
         existing = self.store.candidates()
         next_idx = (existing[-1].idx + 1) if existing else 0
         while True:
@@ -103,7 +116,8 @@ class Synth:
                 self._stop = f"target reached ({budget.target} accepted)"
                 return
             if pending:
-                yield pending.pop(0)
+                c = pending.pop(0)
+                yield Planned(c.idx, c.generator if c.routing else "")
             elif launched >= budget.max_candidates:
                 self._stop = f"max candidates reached ({budget.max_candidates})"
                 return
@@ -112,10 +126,20 @@ class Synth:
                 return
             else:
                 idx, next_idx, launched = next_idx, next_idx + 1, launched + 1
-                self.store.save_candidate(Candidate(idx, "", "", [], state="running"))
-                yield idx
+                yield self._launch(idx)
 
-    def _finished(self, idx: int, c: Candidate | None) -> bool:
+    def _launch(self, idx: int) -> Planned:
+        """Record candidate ``idx`` as running (with its generator and why, when the router
+        picks it: a resumed run takes it up with the same pick)."""
+        c = Candidate(idx, "", "", [], state="running")
+        if self.router is not None:
+            c.domain = self.work.domain_of(idx)
+            c.generator, c.routing = self.router.pick(idx, c.domain)
+            self._routing[idx] = c.routing
+        self.store.save_candidate(c)
+        return Planned(idx, c.generator)
+
+    def _finished(self, idx: Planned, c: Candidate | None) -> bool:
         """Store a finished candidate; True (stop) at the target or the token budget."""
         target = self._budget.target
         if c is None:
@@ -131,6 +155,9 @@ class Synth:
             else:
                 self._accepted += 1
                 self.index.add(c.id, text)
+        if self.router is not None:
+            c.routing = self._routing.pop(idx.idx, None)
+            self.router.finished(c)
         self.store.save_candidate(c)
         self.on_candidate(c)
         if self._accepted >= target:

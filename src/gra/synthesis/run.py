@@ -29,6 +29,7 @@ from gra.io.seeds import load_seeds
 from gra.models.registry import EMBEDDED, EmbeddedModel, hf_path, is_installed
 from gra.synthesis.pipeline import Budget, Synth
 from gra.synthesis.progress import Progress
+from gra.synthesis.routing import routing_table
 from gra.synthesis.writer import write_outputs
 
 
@@ -221,6 +222,8 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
             "wall_time_s": round(wall, 3),
             "seed_tag_failures": synth.tag_failures,
             "executor": executor.describe(),
+            # picks and acceptance per (domain, generator), overall and over time
+            "routing": {"pick": cfg.generation.pick, **routing_table(store.candidates())},
         }
         summary = write_outputs(store, run_dir, saved["formats"], extra)
         store.close()

@@ -1,0 +1,147 @@
+"""Which generator writes the next candidate: ``generation.pick``.
+
+- ``random`` / ``round_robin``: from the run seed and the candidate's index alone.
+- ``adaptive``: a bandit per domain (Thompson sampling) on what a generator earns --
+  accepted samples per token spent on its candidates (generation, checks and every
+  review and adjudication call). Each (domain, model) is first picked ``generation.warmup``
+  times (the least picked first, ties broken by the run seed). Then each model's rate is
+  drawn from its posterior and the highest draw is picked: accepted samples are counted
+  against tokens spent (a Poisson rate with a Gamma prior), the prior worth one candidate
+  at the whole run's rate so far -- Gamma(r + accepted, t + tokens spent), r the run's
+  acceptances per finished candidate (at least 0.01) and t its tokens per candidate.
+
+The driver picks when it launches a candidate, from the outcomes stored so far, and
+records the pick with the posterior it came from (``Candidate.routing``). A resumed run
+takes up an unfinished candidate with its recorded pick; a new pick depends only on the run
+seed, the candidate's index and the outcomes so far (not on their order), so a run resumed
+after a crash picks as the uninterrupted run would have, given the same outcomes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from gra.core.records import Candidate
+from gra.council.steps.common import derive_seed
+
+TERMINAL_FOR_ROUTING = ("accepted", "surplus", "rejected", "duplicate", "failed")
+
+
+def candidate_tokens(c: Candidate) -> int:
+    """Prompt and completion tokens of every call the candidate made (cached ones too:
+    what the candidate cost when it was made)."""
+    calls = [*c.calls.values(), *(r.call for r in c.reviews)]
+    if c.adjudication is not None:
+        calls.append(c.adjudication.call)
+    return sum(x.prompt_tokens + x.completion_tokens for x in calls if x is not None)
+
+
+@dataclass
+class Arm:
+    """One (domain, model): how often picked, and what its finished candidates earned."""
+
+    picks: int = 0
+    finished: int = 0
+    accepted: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class Router:
+    """Adaptive picking (module doc). ``models``: the generators; ``seed``: the run's."""
+
+    models: list[str]
+    seed: int
+    warmup: int = 3
+    arms: dict[tuple[str, str], Arm] = field(default_factory=lambda: defaultdict(Arm))
+
+    def load(self, candidates: list[Candidate]) -> None:
+        """The picks and outcomes of a run so far (its stored candidates)."""
+        for c in candidates:
+            if c.generator:
+                self.arms[(c.domain, c.generator)].picks += 1
+                if c.state in TERMINAL_FOR_ROUTING:
+                    self.finished(c)
+
+    def finished(self, c: Candidate) -> None:
+        """Count the outcome of ``c`` (its pick was counted when it was made)."""
+        arm = self.arms[(c.domain, c.generator)]
+        arm.finished += 1
+        arm.accepted += c.state in ("accepted", "surplus")
+        arm.tokens += candidate_tokens(c)
+
+    def _prior(self) -> tuple[float, float]:
+        """One candidate at the run's rate so far: (acceptances, tokens)."""
+        done = [a for a in self.arms.values() if a.finished]
+        n = sum(a.finished for a in done)
+        if not n:
+            return 1.0, 1000.0
+        return max(0.01, sum(a.accepted for a in done) / n), sum(a.tokens for a in done) / n
+
+    def pick(self, idx: int, domain: str) -> tuple[str, dict[str, Any]]:
+        """The generator for candidate ``idx`` in ``domain``, and why (recorded with it)."""
+        rng = random.Random(derive_seed(self.seed, idx, "route"))
+        arms = {m: self.arms[(domain, m)] for m in self.models}
+        cold = [m for m, a in arms.items() if a.picks < self.warmup]
+        if cold:
+            fewest = min(arms[m].picks for m in cold)
+            model = rng.choice([m for m in cold if arms[m].picks == fewest])
+            why: dict[str, Any] = {"phase": "warmup"}
+        else:
+            shape, rate = self._prior()
+            draws = {
+                m: rng.gammavariate(shape + a.accepted, 1.0) / (rate + a.tokens)
+                for m, a in arms.items()
+            }
+            model = max(self.models, key=lambda m: (draws[m], -self.models.index(m)))
+            why = {
+                "phase": "bandit",
+                "prior": {"accepted": round(shape, 4), "tokens": round(rate, 1)},
+                "posterior": {
+                    m: {"accepted": a.accepted, "tokens": a.tokens, "draw_per_1k": round(
+                        1000 * draws[m], 6)}
+                    for m, a in arms.items()
+                },
+            }  # fmt: skip
+        arms[model].picks += 1
+        return model, why
+
+
+def routing_table(candidates: list[Candidate], windows: int = 4) -> dict[str, Any]:
+    """Picks and acceptance per (domain, model), overall and over time (the run's
+    candidates cut into ``windows`` equal spans of index), for summary.json and the report."""
+    done = [c for c in candidates if c.generator and c.state in TERMINAL_FOR_ROUTING]
+    by: dict[str, dict[str, dict[str, Any]]] = {}
+    for c in done:
+        row = by.setdefault(c.domain, {}).setdefault(
+            c.generator, {"picks": 0, "accepted": 0, "tokens": 0}
+        )
+        row["picks"] += 1
+        row["accepted"] += c.state in ("accepted", "surplus")
+        row["tokens"] += candidate_tokens(c)
+    for models in by.values():
+        for row in models.values():
+            row["accepted_per_1k_tokens"] = (
+                round(1000 * row["accepted"] / row["tokens"], 4) if row["tokens"] else 0.0
+            )
+    spans = []
+    if done:
+        last = max(c.idx for c in done) + 1
+        width = -(-last // windows)
+        for w in range(windows):
+            lo, hi = w * width, min(last, (w + 1) * width)
+            inside = [c for c in done if lo <= c.idx < hi]
+            if not inside:
+                continue
+            picks: dict[str, int] = {}
+            accepted: dict[str, int] = {}
+            for c in inside:
+                picks[c.generator] = picks.get(c.generator, 0) + 1
+                accepted[c.generator] = accepted.get(c.generator, 0) + (
+                    c.state in ("accepted", "surplus")
+                )
+            spans.append({"candidates": f"{lo}-{hi - 1}", "picks": picks, "accepted": accepted})
+    return {"by_domain": by, "over_time": spans}
