@@ -35,6 +35,7 @@ from gra.curate.diversity import (
     vendi_score,
 )
 from gra.io.datasets import Sample, sample_text
+from gra.synthesis.routing import routing_table
 from gra.synthesis.writer import summarize
 
 SCORE_EDGES = [1.0 + 0.5 * i for i in range(19)]  # 18 bins of 0.5 over 1..10
@@ -694,6 +695,7 @@ def gather(
         "scores": scores(cands),
         "agreement": agreement(cands, agg_cfg.get("max_std")),
         "acceptance": acceptance(cands),
+        "routing": routing_table(cands),
         "diversity": diversity,
         "map": the_map,
         "usage": {

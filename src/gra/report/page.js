@@ -249,6 +249,25 @@
     rows.push([el("b", null, "all generators"), ...colTot.map(([acc, n]) => cellTd(acc, n)), cellTd(all[0], all[1])]);
     const cols = a.domains.map((_, i) => i + 1);
     b.append(table(["generator \\ domain", ...a.domains, "all domains"], rows, [...cols, a.domains.length + 1]));
+    routing(b, a.generators);
+  }
+
+  // what each generator earned per token, and how often it was picked as the run went on
+  // (generation.pick: adaptive moves picks to the generators that earn)
+  function routing(b, gens) {
+    const r = D.routing;
+    if (!r || !r.over_time.length) return;
+    const earn = [];
+    for (const [domain, models] of Object.entries(r.by_domain)) {
+      for (const [g, m] of Object.entries(models)) {
+        earn.push([g, domain, fmt(m.picks), fmt(m.accepted), fmt(m.tokens), fmt(m.accepted_per_1k_tokens, 3)]);
+      }
+    }
+    b.append(el("h3", null, "Accepted per 1,000 tokens, by generator and domain"));
+    b.append(table(["generator", "domain", "picks", "accepted", "tokens", "accepted / 1k tokens"], earn, [2, 3, 4, 5]));
+    b.append(el("h3", null, "Picks over time (accepted in brackets)"));
+    const spans = r.over_time.map((s) => [s.candidates, ...gens.map((g) => s.picks[g] ? `${fmt(s.picks[g])} (${fmt(s.accepted[g] || 0)})` : "–")]);
+    b.append(table(["candidates", ...gens], spans, gens.map((_, i) => i + 1)));
   }
 
   // ------------------------------------------------------------ diversity

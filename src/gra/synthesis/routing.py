@@ -5,10 +5,12 @@
   accepted samples per token spent on its candidates (generation, checks and every
   review and adjudication call). Each (domain, model) is first picked ``generation.warmup``
   times (the least picked first, ties broken by the run seed). Then each model's rate is
-  drawn from its posterior and the highest draw is picked: accepted samples are counted
-  against tokens spent (a Poisson rate with a Gamma prior), the prior worth one candidate
-  at the whole run's rate so far -- Gamma(r + accepted, t + tokens spent), r the run's
-  acceptances per finished candidate (at least 0.01) and t its tokens per candidate.
+  drawn from its posterior and the highest draw is picked. Accepted samples are counted
+  against tokens spent (a Poisson rate with a Gamma prior): Gamma(r + accepted, t + tokens),
+  where the prior is one candidate at the run's rate so far (r accepted per finished
+  candidate, at least 0.01; t tokens per candidate) and the counts are the model's in
+  this domain plus half of its counts in the other domains -- so a model that earns nothing
+  anywhere is left quickly in every domain, and one domain's luck does not decide alone.
 
 The driver picks when it launches a candidate, from the outcomes stored so far, and
 records the pick with the posterior it came from (``Candidate.routing``). A resumed run
@@ -28,6 +30,7 @@ from gra.core.records import Candidate
 from gra.council.steps.common import derive_seed
 
 TERMINAL_FOR_ROUTING = ("accepted", "surplus", "rejected", "duplicate", "failed")
+OTHER_DOMAINS = 0.5  # the weight of a model's outcomes in the other domains
 
 
 def candidate_tokens(c: Candidate) -> int:
@@ -81,6 +84,16 @@ class Router:
             return 1.0, 1000.0
         return max(0.01, sum(a.accepted for a in done) / n), sum(a.tokens for a in done) / n
 
+    def _counts(self, domain: str, model: str) -> tuple[float, float]:
+        """(accepted, tokens) of ``model``: in ``domain``, plus half of those elsewhere."""
+        here = self.arms[(domain, model)]
+        accepted, tokens = float(here.accepted), float(here.tokens)
+        for (d, m), a in self.arms.items():
+            if m == model and d != domain:
+                accepted += OTHER_DOMAINS * a.accepted
+                tokens += OTHER_DOMAINS * a.tokens
+        return accepted, tokens
+
     def pick(self, idx: int, domain: str) -> tuple[str, dict[str, Any]]:
         """The generator for candidate ``idx`` in ``domain``, and why (recorded with it)."""
         rng = random.Random(derive_seed(self.seed, idx, "route"))
@@ -92,20 +105,23 @@ class Router:
             why: dict[str, Any] = {"phase": "warmup"}
         else:
             shape, rate = self._prior()
-            draws = {
-                m: rng.gammavariate(shape + a.accepted, 1.0) / (rate + a.tokens)
-                for m, a in arms.items()
-            }
+            post = {}
+            for m in self.models:
+                accepted, tokens = self._counts(domain, m)
+                post[m] = (shape + accepted, rate + tokens)
+            draws = {m: rng.gammavariate(a, 1.0) / b for m, (a, b) in post.items()}
             model = max(self.models, key=lambda m: (draws[m], -self.models.index(m)))
             why = {
                 "phase": "bandit",
-                "prior": {"accepted": round(shape, 4), "tokens": round(rate, 1)},
                 "posterior": {
-                    m: {"accepted": a.accepted, "tokens": a.tokens, "draw_per_1k": round(
-                        1000 * draws[m], 6)}
-                    for m, a in arms.items()
+                    m: {
+                        "accepted": round(a, 4),
+                        "tokens": round(b, 1),
+                        "draw_per_1k": round(1000 * draws[m], 6),
+                    }
+                    for m, (a, b) in post.items()
                 },
-            }  # fmt: skip
+            }
         arms[model].picks += 1
         return model, why
 
