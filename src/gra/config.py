@@ -172,8 +172,22 @@ class CardSettings:
 
 
 @dataclass
+class PreferenceSettings:
+    # task: preference -- k responses per instruction, each checked and scored by the council
+    # (the same score as gra review's); a pair when the best passes the accept rule and the
+    # worst is at least min_margin below it (scores 1-10; a response a cheap check rejected
+    # scores 0). Response i comes from generation.models in turn, starting with the
+    # instruction's writer, at temperatures[i] (default: generation.temperature)
+    k: int = 3
+    min_margin: float = 1.0
+    temperatures: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Config:
     seed: int = 0
+    # sft: instruction-response samples | preference: chosen/rejected pairs (docs/preference.md)
+    task: str = "sft"
     models: dict[str, ModelSettings] = field(
         # the embedded council decodes several sequences per model together (batched
         # backend): how many, on which weights, is measured on the machine (auto)
@@ -191,6 +205,7 @@ class Config:
     dedup: DedupSettings = field(default_factory=DedupSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     card: CardSettings = field(default_factory=CardSettings)
+    preference: PreferenceSettings = field(default_factory=PreferenceSettings)
 
     def model_names(self) -> list[str]:
         """Every model some role uses, in first-use order."""
@@ -256,7 +271,13 @@ def check_stages(stages: list[str]) -> list[str]:
 
 
 #: List settings that may be empty (every other list must name at least one item).
-MAY_BE_EMPTY = {"checks.disabled", "review.stages", "aggregate.judges", "aggregate.loss_models"}
+MAY_BE_EMPTY = {
+    "checks.disabled",
+    "review.stages",
+    "aggregate.judges",
+    "aggregate.loss_models",
+    "preference.temperatures",
+}
 
 CHOICES = {
     "generation.pick": ("random", "round_robin", "adaptive"),
@@ -409,6 +430,14 @@ def _check(cfg: Config, where: str) -> None:
             raise bad(path, "must be >= 1")
     if cfg.executor.concurrency < 0:
         raise bad("executor.concurrency", "must be >= 0 (0 = auto)")
+    if cfg.task not in ("sft", "preference"):
+        raise bad("task", f"must be one of sft, preference, got {cfg.task!r}")
+    if cfg.preference.k < 2:
+        raise bad("preference.k", "must be >= 2 (a pair needs two responses)")
+    if cfg.preference.min_margin < 0:
+        raise bad("preference.min_margin", "must be >= 0")
+    if any(not 0.0 <= t <= 2.0 for t in cfg.preference.temperatures):
+        raise bad("preference.temperatures", "must each be between 0 and 2")
     if cfg.generation.warmup < 0:
         raise bad("generation.warmup", "must be >= 0 (picks of each model before the bandit)")
     if a.min_valid_reviews > cfg.review.reviewers:

@@ -155,6 +155,9 @@ class Candidate:
     outcome: Outcome | None = None  # set when it ends (None while running)
     # generation.pick adaptive: why its generator was picked (gra.synthesis.routing)
     routing: dict[str, Any] | None = None
+    # task preference: the k responses, the chosen and rejected ones and the margin
+    # (gra.synthesis.preference)
+    preference: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:

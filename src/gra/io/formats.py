@@ -18,12 +18,15 @@ __all__ = [
     "CONVERTERS",
     "EXPORTS",
     "FORMATS",
+    "PREFERENCE_FORMATS",
     "convert",
     "export",
     "export_path",
     "to_alpaca",
     "to_gra",
     "to_openai",
+    "to_trl",
+    "to_ultrafeedback",
     "to_sharegpt",
     "write_json_atomic",
     "write_jsonl_atomic",
@@ -31,9 +34,11 @@ __all__ = [
 ]
 
 FORMATS = ("gra", "alpaca", "sharegpt", "openai")  # record shapes
+#: the shapes of a preference run's pairs (``task: preference``)
+PREFERENCE_FORMATS = ("trl", "ultrafeedback")
 #: what a run can export (``gra synth --format``): the shapes as JSONL, and the gra records
 #: as one Parquet file (``data.parquet``)
-EXPORTS = (*FORMATS, "parquet")
+EXPORTS = (*FORMATS, *PREFERENCE_FORMATS, "parquet")
 
 Record = dict[str, Any]
 
@@ -75,11 +80,42 @@ def to_openai(r: Record) -> Record:
     }
 
 
+def to_trl(r: Record) -> Record:
+    """TRL's conversational preference format: ``prompt``, ``chosen`` and ``rejected`` as
+    message lists (the DPO, ORPO and KTO trainers read it)."""
+    return {
+        "prompt": [{"role": "user", "content": r["prompt"]}],
+        "chosen": [{"role": "assistant", "content": r["chosen"]}],
+        "rejected": [{"role": "assistant", "content": r["rejected"]}],
+    }
+
+
+def to_ultrafeedback(r: Record) -> Record:
+    """UltraFeedback's shape: the instruction and every completion with its rating (the
+    council's 1-10 score; 0 and the check's name when a cheap check rejected it)."""
+    return {
+        "source": "gra",
+        "instruction": r["prompt"],
+        "completions": [
+            {
+                "model": x["model"],
+                "response": x["text"],
+                "overall_score": x["score"],
+                "rejected_by_check": x["check"],
+                "temperature": x["temperature"],
+            }
+            for x in r["provenance"]["responses"]
+        ],
+    }
+
+
 CONVERTERS: dict[str, Callable[[Record], Record]] = {
     "gra": to_gra,
     "alpaca": to_alpaca,
     "sharegpt": to_sharegpt,
     "openai": to_openai,
+    "trl": to_trl,
+    "ultrafeedback": to_ultrafeedback,
 }
 
 

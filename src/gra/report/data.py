@@ -35,6 +35,7 @@ from gra.curate.diversity import (
     vendi_score,
 )
 from gra.io.datasets import Sample, sample_text
+from gra.synthesis.preference import preference_summary
 from gra.synthesis.routing import routing_table
 from gra.synthesis.writer import summarize
 
@@ -696,6 +697,7 @@ def gather(
         "agreement": agreement(cands, agg_cfg.get("max_std")),
         "acceptance": acceptance(cands),
         "routing": routing_table(cands),
+        "preference": preference_summary(cands) if any(c.preference for c in cands) else None,
         "diversity": diversity,
         "map": the_map,
         "usage": {

@@ -250,6 +250,7 @@
     const cols = a.domains.map((_, i) => i + 1);
     b.append(table(["generator \\ domain", ...a.domains, "all domains"], rows, [...cols, a.domains.length + 1]));
     routing(b, a.generators);
+    preference(b);
   }
 
   // what each generator earned per token, and how often it was picked as the run went on
@@ -268,6 +269,21 @@
     b.append(el("h3", null, "Picks over time (accepted in brackets)"));
     const spans = r.over_time.map((s) => [s.candidates, ...gens.map((g) => s.picks[g] ? `${fmt(s.picks[g])} (${fmt(s.accepted[g] || 0)})` : "–")]);
     b.append(table(["candidates", ...gens], spans, gens.map((_, i) => i + 1)));
+  }
+
+  // task: preference -- the margins of the pairs, and whose responses were chosen / rejected
+  function preference(b) {
+    const p = D.preference;
+    if (!p) return;
+    b.append(el("h3", null, `Preference pairs: ${fmt(p.pairs)}`));
+    b.append(el("p", { class: "note" }, "Margin: the chosen response's score minus the rejected one's (0-10)."));
+    b.append(histogram(p.margin_histogram.edges, p.margin_histogram.counts));
+    const models = [...new Set([...Object.keys(p.chosen_by_model), ...Object.keys(p.rejected_by_model)])].sort();
+    b.append(table(["model", "chosen", "rejected"], models.map((m) => [m, fmt(p.chosen_by_model[m] || 0), fmt(p.rejected_by_model[m] || 0)]), [1, 2]));
+    const checks = Object.entries(p.rejected_by_check);
+    if (checks.length) b.append(table(["rejected response's cheap check", "pairs"], checks.map(([k, v]) => [k, fmt(v)]), [1]));
+    const none = Object.entries(p.no_pair);
+    if (none.length) b.append(table(["no pair because", "instructions"], none.map(([k, v]) => [k, fmt(v)]), [1]));
   }
 
   // ------------------------------------------------------------ diversity

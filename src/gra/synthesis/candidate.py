@@ -15,18 +15,20 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from gra.checks import CheckSettings, run_checks
 from gra.config import Config
 from gra.core.calls import CallFailed
 from gra.core.records import Candidate, Outcome, Seed
 from gra.council.caller import CALL_OWNER, BudgetExhausted, Caller
-from gra.council.council import Council
+from gra.council.council import Council, council_score
 from gra.council.steps import generate, tag
 from gra.council.steps.common import ParseError, derive_seed
 from gra.curate.minhash import NearDupIndex
 from gra.io.seeds import seed_domains
+from gra.synthesis import preference
+from gra.synthesis.routing import candidate_tokens
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class Planned:
 
 
 def dedup_text(cfg: Config, instruction: str, response: str) -> str:
-    """The text near-duplicates are found on (``dedup.field``)."""
-    if cfg.dedup.field == "instruction":
+    """The text near-duplicates are found on (``dedup.field``; the prompt alone for
+    ``task: preference``, whose responses are meant to differ)."""
+    if cfg.dedup.field == "instruction" or cfg.task == "preference":
         return instruction
     return f"{instruction}\n{response}"
 
@@ -183,9 +186,11 @@ class CandidateWork:
         )
         return c, examples, rng
 
-    async def _generate(self, c: Candidate, examples: list[Seed]) -> tuple[Candidate, str]:
+    async def _generate(
+        self, c: Candidate, examples: list[Seed], respond: bool = True
+    ) -> tuple[Candidate, str]:
         """Write the instruction (``evolve``: from the first example seed; ``paper``: from
-        all of them, tagged first), then its response by ``cfg.responder``."""
+        all of them, tagged first), then (``respond``) its response by ``cfg.responder``."""
         cfg, g, idx, domain, generator = self.cfg, self.cfg.generation, c.idx, c.domain, c.generator
         if g.mode == "evolve":
             c.seed_ids = c.seed_ids[:1]
@@ -223,21 +228,31 @@ class CandidateWork:
             why = f"generator reply unreadable: {e}"
             c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
             return end(c, "failed", why, code=("generate", "unreadable_reply")), ""
-        req = generate.build_response(
-            c.instruction,
-            c.input,
-            max_tokens=g.response_max_tokens,
-            temperature=g.temperature,
-            seed=derive_seed(cfg.seed, idx, "response"),
-        )
-        reply, c.calls["response"] = await self.call(
-            cfg.responder(generator), "generate", generate.RESPONSE_PROMPT.id, req
+        if not respond:
+            return c, ""
+        reply, c.calls["response"] = await self._respond(
+            c, cfg.responder(generator), g.temperature, 0
         )
         c.response = reply.text.strip()
         c.timings["generate_s"] = round(time.perf_counter() - t0, 3)
         return c, reply.finish_reason
 
+    async def _respond(self, c: Candidate, model: str, temperature: float, i: int):
+        """Response ``i`` to ``c``'s instruction by ``model`` (each its own seed; the first
+        the one an sft run asks for)."""
+        tag = ("response",) if i == 0 else ("response", i)
+        req = generate.build_response(
+            c.instruction,
+            c.input,
+            max_tokens=self.cfg.generation.response_max_tokens,
+            temperature=temperature,
+            seed=derive_seed(self.cfg.seed, c.idx, *tag),
+        )
+        return await self.call(model, "generate", generate.RESPONSE_PROMPT.id, req)
+
     async def _work(self, c: Candidate, examples: list[Seed], rng: random.Random) -> Candidate:
+        if self.cfg.task == "preference":
+            return await self._preference(c, examples, rng)
         c, finish_reason = await self._generate(c, examples)
         if c.state != "running":
             return c
@@ -264,6 +279,68 @@ class CandidateWork:
             item = {"instruction": c.instruction, "input": c.input, "response": c.response}
             c.keywords, c.summary = await self.tags(c.id, item)
         return end(c, "accepted", reason)
+
+    async def _preference(
+        self, c: Candidate, examples: list[Seed], rng: random.Random
+    ) -> Candidate:
+        """task: preference -- k responses, each checked and scored; a pair or a reason
+        why not (gra.synthesis.preference)."""
+        c, _ = await self._generate(c, examples, respond=False)
+        if c.state != "running":
+            return c
+        dup = self.index.query(dedup_text(self.cfg, c.instruction, c.response))
+        if dup:
+            return duplicate(c, dup)
+        plan = preference.responders(self.cfg, c.generator)
+        starts = [rng.randrange(1 << 16) for _ in plan]
+        t0 = time.perf_counter()
+        done = await asyncio.gather(
+            *(self._score(c, i, m, t, starts[i]) for i, (m, t) in enumerate(plan))
+        )
+        c.timings["responses_s"] = round(time.perf_counter() - t0, 3)
+        responses = [r for r, _ in done]
+        picked = preference.pair(responses, self.cfg.preference.min_margin)
+        c.preference = {"responses": [asdict(r) for r in responses]}
+        if isinstance(picked, str):
+            code = "no_accepted" if picked.startswith("no ") else "small_margin"
+            return end(c, "rejected", f"no pair: {picked}", code=("preference", code))
+        chosen, rejected, margin = picked
+        c.preference.update(chosen=chosen, rejected=rejected, margin=margin)
+        judged = done[chosen][1]  # the chosen response's council record is the candidate's
+        c.response, c.reviews = responses[chosen].text, judged.reviews
+        c.aggregate, c.adjudication = judged.aggregate, judged.adjudication
+        why = (
+            f"pair: response {chosen + 1} ({responses[chosen].score:g}) over "
+            f"{rejected + 1} ({responses[rejected].score:g}), margin {margin:g}"
+        )
+        return end(c, "accepted", why, code=("preference", "pair"))
+
+    async def _score(
+        self, c: Candidate, i: int, model: str, temperature: float, start: int
+    ) -> tuple[preference.Response, Candidate]:
+        """Response ``i``: written, checked, and judged by the council when it passes."""
+        reply, info = await self._respond(c, model, temperature, i)
+        r = preference.Response(model, temperature, reply.text.strip(), reply.finish_reason)
+        r.call = asdict(info)
+        r.tokens = info.prompt_tokens + info.completion_tokens
+        judged = Candidate(c.idx, c.domain, model, c.seed_ids, c.instruction, c.input, r.text)
+        problems = run_checks(
+            c.instruction, c.input, r.text, finish_reason=reply.finish_reason,
+            settings=self.check_settings,
+        )  # fmt: skip
+        if problems:
+            r.check, r.score = problems[0].name, 0.0
+            r.reason = f"cheap check: {problems[0].name} ({problems[0].detail})"
+            return r, judged
+        assert self.council is not None
+        r.keep, r.reason = await self.council.judge(judged, start)
+        r.score = council_score(judged, self.cfg)
+        r.tokens += candidate_tokens(judged)
+        r.aggregate = asdict(judged.aggregate) if judged.aggregate else None
+        r.reviews = [
+            {"reviewer": x.reviewer, "overall": x.overall, "ok": x.ok} for x in judged.reviews
+        ]
+        return r, judged
 
 
 def end(c: Candidate, state: str, reason: str, code: tuple[str, str] | None = None) -> Candidate:

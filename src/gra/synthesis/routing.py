@@ -36,10 +36,15 @@ OTHER_DOMAINS = 0.5  # the weight of a model's outcomes in the other domains
 def candidate_tokens(c: Candidate) -> int:
     """Prompt and completion tokens of every call the candidate made (cached ones too:
     what the candidate cost when it was made)."""
-    calls = [*c.calls.values(), *(r.call for r in c.reviews)]
-    if c.adjudication is not None:
-        calls.append(c.adjudication.call)
-    return sum(x.prompt_tokens + x.completion_tokens for x in calls if x is not None)
+    if c.preference:  # the instruction, then each response and its council calls
+        own = [c.calls.get("instruction")]
+        extra = sum(r.get("tokens", 0) for r in c.preference["responses"])
+    else:
+        own = [*c.calls.values(), *(r.call for r in c.reviews)]
+        if c.adjudication is not None:
+            own.append(c.adjudication.call)
+        extra = 0
+    return extra + sum(x.prompt_tokens + x.completion_tokens for x in own if x is not None)
 
 
 @dataclass

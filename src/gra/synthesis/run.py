@@ -24,10 +24,11 @@ from gra.council.pool import ModelPool
 from gra.executors import Executor
 from gra.executors.choose import OnRay, open_executor
 from gra.executors.ray_actors import import_ray
-from gra.io.formats import EXPORTS, write_jsonl_atomic
+from gra.io.formats import EXPORTS, FORMATS, PREFERENCE_FORMATS, write_jsonl_atomic
 from gra.io.seeds import load_seeds
 from gra.models.registry import EMBEDDED, EmbeddedModel, hf_path, is_installed
 from gra.synthesis.pipeline import Budget, Synth
+from gra.synthesis.preference import preference_summary
 from gra.synthesis.progress import Progress
 from gra.synthesis.routing import routing_table
 from gra.synthesis.writer import write_outputs
@@ -101,6 +102,20 @@ def _check_options(opts: RunOptions) -> None:
         import_ray()  # not installed: one line, before anything is written
 
 
+def check_formats(cfg: Config, formats: Iterable[str]) -> None:
+    """The export formats fit the run's task (pairs or samples)."""
+    pairs = cfg.task == "preference"
+    for fmt in formats:
+        if pairs and fmt in FORMATS[1:]:
+            raise UserError(
+                f"{fmt} holds instruction-response samples; a preference run exports "
+                f"{' or '.join(PREFERENCE_FORMATS)} (or parquet)",
+                "formats",
+            )
+        if not pairs and fmt in PREFERENCE_FORMATS:
+            raise UserError(f"{fmt} is for preference pairs; set task: preference", "formats")
+
+
 def make_executor(cfg: Config, store: Store, opts: RunOptions) -> Executor:
     """The executor ``opts`` names, over ``store``."""
     ray = OnRay(opts.ray_address, opts.workers) if opts.executor == "ray" else None
@@ -126,6 +141,7 @@ def create_run(
             str(run_dir),
         )
     check_models(cfg)
+    check_formats(cfg, opts.formats)
     # measure the embedded models here once (cached): a CPU they crash on is one line
     # now, before the run directory exists
     ModelPool(cfg).resolved()
@@ -182,6 +198,7 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
         if value is not None:
             saved[key] = value
     saved["formats"] = list(dict.fromkeys([*saved.get("formats", []), *opts.formats]))
+    check_formats(cfg, opts.formats)
     store.set_meta("options", saved)
     check_models(cfg)
     budget = Budget(saved["target"], saved["max_candidates"], saved["max_tokens"])
@@ -224,7 +241,10 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
             "executor": executor.describe(),
             # picks and acceptance per (domain, generator), overall and over time
             "routing": {"pick": cfg.generation.pick, **routing_table(store.candidates())},
+            "task": cfg.task,
         }
+        if cfg.task == "preference":
+            extra["preference"] = preference_summary(store.candidates())
         summary = write_outputs(store, run_dir, saved["formats"], extra)
         store.close()
     if error is not None:

@@ -17,6 +17,7 @@ from gra.core.records import Candidate
 from gra.core.store import Store
 from gra.io.formats import export, write_json_atomic
 from gra.synthesis.card import write_card
+from gra.synthesis.preference import preference_record
 
 log = logging.getLogger("gra")
 
@@ -137,7 +138,11 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write data files and summary.json from the store; returns the summary."""
     cands = store.candidates()
-    records = [output_record(c) for c in cands if c.state == "accepted"]
+    records = [
+        preference_record(c) if c.preference else output_record(c)
+        for c in cands
+        if c.state == "accepted"
+    ]
     files = {}
     for fmt in dict.fromkeys(["gra", *formats]):
         files[fmt] = str(export(records, run_dir, fmt).name)
