@@ -110,6 +110,14 @@ def test_when_batching_does_not_pay_one_at_a_time_on_the_shipped_file_wins(q4_1,
     assert (c.weights, c.concurrency) == ("shipped", 1)
 
 
+def test_a_model_that_writes_nothing_still_runs(q4_1, monkeypatch):
+    # Gemma-3-270M base answers a chat prompt with its end-of-turn at once: 0 tokens/s
+    # measured is a trial that ran, not a crash
+    monkeypatch.setattr(cpu_probe, "run_trial", FakeTrials(lambda w, extra, n: 0.0))
+    c = choose("m", ModelSettings(source=str(q4_1), concurrency=0))
+    assert c.weights == "shipped" and c.concurrency >= 1
+
+
 def test_a_crash_with_extra_buffer_types_turns_them_off(q4_1, monkeypatch):
     trials = FakeTrials(batching_pays, crash=lambda extra: extra)
     monkeypatch.setattr(cpu_probe, "run_trial", trials)

@@ -293,7 +293,8 @@ def _chat_speed(args: dict[str, Any], n: int) -> float:
 
     async def together(batch: list[ChatRequest]) -> int:
         replies = await asyncio.gather(*(backend.chat(r) for r in batch))
-        return sum(r.completion_tokens for r in replies)
+        # a reply that ends at once (a base model's end-of-turn) still took a decode step
+        return sum(max(1, r.completion_tokens) for r in replies)
 
     try:
         asyncio.run(together([ChatRequest(messages=(("user", "Hi"),), max_tokens=4)]))
@@ -347,7 +348,8 @@ def choose(name: str, settings: Any) -> Choice:
         _say(f"{name}: measuring {what} on this CPU (once; cached in {probe.path.parent})")
     for w, x in combos:  # weights and buffer types, compared at one batch size
         probe.run(w, path_of(w), x, [compare_at])
-    ran = [(w, x) for w, x in combos if _speed(probe.get(w, x, compare_at))]
+    # a trial that ran (even at 0 tokens/s: the model wrote nothing) is not a crash
+    ran = [(w, x) for w, x in combos if _speed(probe.get(w, x, compare_at)) is not None]
     if not ran:
         raise _crash_error(f"models.{name}", probe, combos, compare_at)
 
@@ -366,7 +368,7 @@ def choose(name: str, settings: Any) -> Choice:
     for n in seqs:
         for w in dict.fromkeys([best_w, "shipped"]):
             tps = _speed(probe.get(w, best_x, n))
-            if tps and (w == best_w or n == 1):
+            if tps is not None and (w == best_w or n == 1):
                 options.append((n, tps, w))
     top = max(tps for _, tps, _ in options)
     n, tps, w = min((o for o in options if o[1] >= CLOSE_ENOUGH * top), key=lambda o: o[0])
@@ -390,7 +392,7 @@ def check_runs(name: str, path: Path, threads: int, flash_attn: bool, mode: str 
         _say(f"{name}: checking that it runs on this CPU (once; cached in {probe.path.parent})")
     for extra in (True, False):
         probe.run("shipped", path, extra, [1], mode)
-        if _speed(probe.get("shipped", extra, 1, mode)):
+        if _speed(probe.get("shipped", extra, 1, mode)) is not None:
             return extra
     raise _crash_error(name, probe, [("shipped", True), ("shipped", False)], 1, mode)
 
