@@ -102,6 +102,21 @@ def test_server_concurrency_is_split_between_workers():
     assert e.value.where == "models.srv.concurrency"
 
 
+def test_a_worker_holds_an_items_calls_only_while_it_runs():
+    from gra.executors.ray_actors import ShippedCalls
+
+    calls = ShippedCalls()
+    calls.keep({"old": "r0"})  # stored before owners: kept for the worker's life
+    calls.hold({"own": "r1", "seed-tag": "r2"})  # item 1
+    calls.hold({"seed-tag": "r2"})  # item 2 needs the same tag
+    calls.put_call("made", "m", "generate", "p", None, "r3")
+    calls.put_call("new-tag", "m", "tag", "p", None, "r4")  # shared: kept
+    calls.release(["own", "seed-tag"], made=["made", "new-tag"])  # item 1 ends
+    assert sorted(calls.replies) == ["new-tag", "old", "seed-tag"]
+    calls.release(["seed-tag"])  # item 2 ends
+    assert sorted(calls.replies) == ["new-tag", "old"]
+
+
 def test_without_ray_one_line_and_nothing_written(tmp_path, monkeypatch):
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text(SEEDS)

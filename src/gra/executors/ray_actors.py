@@ -138,10 +138,38 @@ def _wait(ref) -> asyncio.Future:
 
 class ShippedCalls:
     """The store a worker's caller sees: the calls shipped with its items (and those it
-    made), and, per item, a log of what it did, sent back with the item's result."""
+    made), and, per item, a log of what it did, sent back with the item's result.
+
+    A worker's memory stays bounded: an item's calls are held while some item in flight
+    needs them (``hold``/``release``), the preloaded ones and the shared tag calls it
+    made for as long as the worker lives."""
 
     def __init__(self) -> None:
         self.replies: dict[str, ChatResponse] = {}
+        self._holds: dict[str, int] = {}  # key -> items in flight that hold it
+        self._kept: set[str] = set()  # never released: preloaded, and tags made here
+
+    def hold(self, calls: dict[str, ChatResponse]) -> None:
+        self.replies.update(calls)
+        for key in calls:
+            self._holds[key] = self._holds.get(key, 0) + 1
+
+    def release(self, shipped: Iterable[str], made: Iterable[str] = ()) -> None:
+        """An item ended: drop the calls shipped with it and those it made, unless another
+        item in flight holds them or they are kept."""
+        for key in shipped:
+            left = self._holds.get(key, 0) - 1
+            if left > 0:
+                self._holds[key] = left
+            else:
+                self._holds.pop(key, None)
+        for key in [*shipped, *made]:
+            if key not in self._holds and key not in self._kept:
+                self.replies.pop(key, None)
+
+    def keep(self, calls: dict[str, ChatResponse]) -> None:
+        self.replies.update(calls)
+        self._kept.update(calls)
 
     def _log(self, op: tuple) -> None:
         log = _LOG.get()
@@ -156,6 +184,8 @@ class ShippedCalls:
 
     def put_call(self, key, model, role, prompt, request, response, owner=None) -> None:
         self.replies[key] = response
+        if role == "tag":  # shared by every item of its seed
+            self._kept.add(key)
         self._log(("call", (key, model, role, prompt, request, response, owner)))
 
     def put_failure(self, *args) -> None:
@@ -182,12 +212,12 @@ class Worker:
 
     def preload(self, calls: dict) -> None:
         """Stored calls any item may replay (those no owner was recorded for)."""
-        self.calls.replies.update(calls)
+        self.calls.keep(calls)
 
     async def run(self, n: int, item: Any, calls: dict, tokens_used: int, max_tokens: int):
         """``("done", result, log)``, ``("cancelled", None, log)`` or ``("error", exc,
         log)``: the log holds every call made for the item, to be stored by the driver."""
-        self.calls.replies.update(calls)
+        self.calls.hold(calls)
         self.caller.max_tokens = max_tokens
         self.caller.tokens_used = max(self.caller.tokens_used, tokens_used)
         log: list = []
@@ -203,6 +233,7 @@ class Worker:
             return "error", e, log
         finally:
             self.running.pop(n, None)
+            self.calls.release(calls, made=[op[1][0] for op in log if op[0] == "call"])
 
     async def cancel(self, n: int) -> None:
         task = self.running.get(n)
