@@ -139,7 +139,7 @@ class Synth:
         self.store.save_candidate(c)
         return Planned(idx, c.generator)
 
-    def _finished(self, idx: Planned, c: Candidate | None) -> bool:
+    def _finished(self, item: Planned, c: Candidate | None) -> bool:
         """Store a finished candidate; True (stop) at the target or the token budget."""
         target = self._budget.target
         if c is None:
@@ -156,7 +156,7 @@ class Synth:
                 self._accepted += 1
                 self.index.add(c.id, text)
         if self.router is not None:
-            c.routing = self._routing.pop(idx.idx, None)
+            c.routing = self._routing.pop(item.idx, None)
             self.router.finished(c)
         self.store.save_candidate(c)
         self.on_candidate(c)
