@@ -102,6 +102,18 @@ def test_server_concurrency_is_split_between_workers():
     assert e.value.where == "models.srv.concurrency"
 
 
+def test_an_address_nothing_answers_is_one_line_in_seconds(tmp_path):
+    from tests.runs import assert_user_error, run_gra
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"instruction": "Say hi.", "response": "Hi there!"}) + "\n")
+    t0 = time.time()
+    p = run_gra("dedup", data, "--out", tmp_path / "o.jsonl", "--executor", "ray",
+                "--ray-address", f"127.0.0.1:{free_port()}")  # fmt: skip
+    assert_user_error(p, "--ray-address", "cannot reach a Ray cluster", "ray start --head")
+    assert time.time() - t0 < 60 and not (tmp_path / "o.jsonl").exists()
+
+
 def test_a_worker_holds_an_items_calls_only_while_it_runs():
     from gra.executors.ray_actors import ShippedCalls
 

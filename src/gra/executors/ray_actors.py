@@ -25,6 +25,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
@@ -84,10 +85,27 @@ def ray_session(address: str | None) -> Iterator[Any]:
             ray.shutdown()
 
 
+def _reachable(address: str | None) -> None:
+    """A ``HOST:PORT`` (or ``ray://HOST:PORT``) address answers within seconds, or one
+    line: Ray itself retries an unreachable one for minutes without a word."""
+    if not address or address == "auto" or ":" not in address:
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"cannot reach a Ray cluster at {address} ({e}); start one with 'ray start "
+            "--head' there, or check the address",
+            where="ray_address",
+        ) from None
+
+
 def _join(ray: Any, address: str | None) -> bool:
     """Join the cluster at ``address`` unless joined already; True if this call joined."""
     if ray.is_initialized():
         return False
+    _reachable(address)
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)  # fmt: skip
