@@ -126,11 +126,21 @@ def synth(
         raise
     s = result.summary
     c = s["counts"]
-    click.echo(
-        f"{result.stop_reason}: {c['accepted']} accepted of {c['candidates']} candidates "
-        f"({c['rejected_by_council']} rejected by the council, {c['adjudicated']} adjudicated, "
-        f"{c['duplicates']} duplicates) in {s['wall_time_s']:.0f}s"
-    )
+    if s.get("task") == "preference":
+        p = s["preference"]
+        words = {"no_accepted": "no response accepted", "small_margin": "margin too small"}
+        why = ", ".join(f"{n} {words.get(code, code)}" for code, n in p["no_pair"].items())
+        click.echo(
+            f"{result.stop_reason}: {p['pairs']} preference pairs from {c['candidates']} "
+            f"instructions (no pair: {why or 'none'}; {c['duplicates']} duplicates) "
+            f"in {s['wall_time_s']:.0f}s"
+        )
+    else:
+        click.echo(
+            f"{result.stop_reason}: {c['accepted']} accepted of {c['candidates']} candidates "
+            f"({c['rejected_by_council']} rejected by the council, {c['adjudicated']} "
+            f"adjudicated, {c['duplicates']} duplicates) in {s['wall_time_s']:.0f}s"
+        )
     click.echo(f"output: {run_dir / 'data.jsonl'}")
     click.echo(f"summary: {run_dir / 'summary.json'}")
     if result.interrupted and not no_report:
