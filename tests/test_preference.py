@@ -8,6 +8,7 @@ import json
 
 import datasets
 import pytest
+import yaml
 
 import gra
 from gra.config import load_config
@@ -119,6 +120,7 @@ def test_a_preference_run_writes_pairs_and_exports_them(tmp_path):
     loader = lambda s: Graded(f"fake:{s.source}", score=_score)  # noqa: E731
     synth = Synth(cfg, SEEDS, store, Caller(ModelPool(cfg, loader=loader), store))
     assert asyncio.run(synth.run(Budget(3, 30, 0))).startswith("target reached")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))  # for the card
     summary = write_outputs(store, tmp_path, ["trl", "ultrafeedback"], {})
     rows = [json.loads(x) for x in (tmp_path / "data.jsonl").read_text().splitlines()]
     assert len(rows) == 3
@@ -136,6 +138,8 @@ def test_a_preference_run_writes_pairs_and_exports_them(tmp_path):
     assert summary["counts"]["accepted"] == 3
     c = store.candidates("accepted")[0]
     assert preference_record(c)["chosen"] == c.response
+    card = (tmp_path / "README.md").read_text()
+    assert "3 preference pairs (prompt, chosen, rejected" in card and "- dpo" in card
 
 
 def test_a_sample_format_on_a_preference_run_is_one_line(tmp_path):

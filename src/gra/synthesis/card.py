@@ -35,7 +35,7 @@ def front_matter(cfg: Config, accepted: int, run_name: str) -> dict[str, Any]:
         "license": cfg.card.license,
         "task_categories": ["text-generation"],
         "size_categories": [size_category(accepted)],
-        "tags": ["synthetic", "gra"],
+        "tags": ["synthetic", "gra", *(["preference", "dpo"] if cfg.task == "preference" else [])],
         "pretty_name": cfg.card.name or run_name,
     }
 
@@ -48,8 +48,14 @@ def render_card(
     name = cfg.card.name or run_dir.resolve().name
     meta = yaml.safe_dump(front_matter(cfg, c["accepted"], name), sort_keys=False)
     lines = [f"---\n{meta}---", "", f"# {name}", ""]
+    what = (
+        "preference pairs (prompt, chosen, rejected: the council's best-scored accepted "
+        "response over its worst; docs/preference.md in gra)"
+        if cfg.task == "preference"
+        else "instruction-response pairs"
+    )
     lines += [
-        f"{c['accepted']} instruction-response pairs written by a council of small language "
+        f"{c['accepted']} {what} written by a council of small language "
         "models with [gra](https://pypi.org/project/gra/) (Generator, Reviewers, Adjudicator: "
         'Gao et al., ACL 2025, "GRA"). Every sample carries its provenance: the generator, '
         "the seeds it grew from, each model call and the council's verdict.",
@@ -155,8 +161,8 @@ def write_card(run_dir: Path, summary: dict[str, Any], store: Store) -> Path:
     from gra.io.formats import write_text_atomic
 
     cfg = load_config(run_dir / "config.yaml")
-    diversity = None
-    if summary["counts"]["accepted"] >= 2:
+    diversity = None  # (of samples; a preference run's rows are pairs)
+    if summary["counts"]["accepted"] >= 2 and cfg.task != "preference":
         diversity = report(
             [run_dir / "data.jsonl", run_dir / "seeds.jsonl"], field="text", bleu_sample=200
         )
