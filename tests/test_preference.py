@@ -178,3 +178,29 @@ def test_a_preference_run_on_the_embedded_council(tmp_path):
     if p["pairs"]:
         row = json.loads((tmp_path / "run" / "data.trl.jsonl").read_text().splitlines()[0])
         assert row["chosen"][0]["role"] == "assistant"
+
+
+def test_a_preference_run_resumes_without_making_a_call_twice(tmp_path):
+    cfg = load_config(data={
+        "task": "preference",
+        "preference": {"k": 3, "min_margin": 1.0},
+        "aggregate": {"rule": "mean_std", "accept_mean": 5.0, "reject_mean": 4.0},
+        "review": {"sure_margin": -1.0},
+        "executor": {"concurrency": 2},
+    })  # fmt: skip
+    loader = lambda s: Graded(f"fake:{s.source}", score=_score)  # noqa: E731
+
+    def synth():
+        store = Store(tmp_path / "run.sqlite")
+        return Synth(cfg, SEEDS, store, Caller(ModelPool(cfg, loader=loader), store)), store
+
+    first, store = synth()
+    asyncio.run(first.run(Budget(1, 30, 0)))  # stops at the first pair: others cancelled
+    before = store.candidates()
+    store.close()
+    again, store = synth()
+    asyncio.run(again.run(Budget(3, 30, 0)))
+    assert store.db.execute("SELECT MAX(live_calls) FROM calls").fetchone() == (1,)
+    after = {c.idx: c for c in store.candidates()}
+    assert all(after[c.idx].state == c.state for c in before if c.state == "accepted")
+    assert sum(c.state == "accepted" for c in after.values()) == 3
