@@ -291,6 +291,7 @@ class RayExecutor:
         self.nodes: set[str] = set()
         self.lost: list[str] = []  # one line per worker that died
         self._n = 0
+        self._work: Work | None = None
         self._owns_ray = _join(self.ray, address)
 
     async def _start(self, work: Work) -> None:
@@ -320,7 +321,10 @@ class RayExecutor:
 
     async def amap(self, work: Work, items: Iterable[Any], on_result: OnResult, limit: int):
         ray = self.ray
+        if self.actors and work is not self._work:  # the actors hold the work they were made with
+            self._stop_actors()
         if not self.actors:
+            self._work = work
             await self._start(work)
         it = iter(items)
         redo: deque = deque()
@@ -375,7 +379,7 @@ class RayExecutor:
                     self.caller.absorb(log)
                     if status == "error":
                         error, stop = result, True
-                    elif status == "done" and not stop:
+                    elif status == "done":  # (after a stop too, as the local executor)
                         stop = bool(on_result(item, result)) or stop
                 if error is not None:
                     raise error
@@ -417,7 +421,7 @@ class RayExecutor:
     def map(self, work: Work, items: Iterable[Any], on_result: OnResult, limit: int) -> None:
         self.run(self.amap(work, items, on_result, limit))
 
-    def close(self) -> None:
+    def _stop_actors(self) -> None:
         for actor in self.actors:
             try:
                 self.ray.get(actor.close.remote(), timeout=30)
@@ -425,5 +429,8 @@ class RayExecutor:
                 pass
             self.ray.kill(actor)
         self.actors = []
+
+    def close(self) -> None:
+        self._stop_actors()
         if self._owns_ray:
             self.ray.shutdown()
