@@ -39,9 +39,9 @@ def test_a_run_written_before_the_refactor_resumes_and_reports(tmp_path):
     assert accepted.items() <= accepted_after.items()
     assert keys <= keys_after
     summary = json.loads((run / "summary.json").read_text())
-    # every key the old summary had, plus where the work ran (added with the Ray executor)
-    # and the generators' picks (added with adaptive routing)
-    assert set(summary) - set(old_summary) == {"executor", "routing"}
+    # every key the old summary had, plus where the work ran (added with the Ray executor),
+    # the generators' picks (adaptive routing) and the task (preference pairs)
+    assert set(summary) - set(old_summary) == {"executor", "routing", "task"}
     assert set(old_summary) <= set(summary)
     assert summary["executor"] == {"kind": "local"}
     assert summary["sessions"] == 2 and summary["counts"]["candidates"] >= 4
