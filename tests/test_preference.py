@@ -109,15 +109,23 @@ def _score(req):
     return 8
 
 
+#: three graded responses per instruction; the rubric rule with fixed thresholds
+PAIRS = {
+    "task": "preference",
+    "preference": {"k": 3, "min_margin": 1.0},
+    "aggregate": {"rule": "mean_std", "accept_mean": 5.0, "reject_mean": 4.0},
+    "review": {"sure_margin": -1.0},
+}
+
+
+def _graded(settings):
+    return Graded(f"fake:{settings.source}", score=_score)
+
+
 def test_a_preference_run_writes_pairs_and_exports_them(tmp_path):
-    cfg = load_config(data={
-        "task": "preference",
-        "preference": {"k": 3, "min_margin": 1.0},
-        "aggregate": {"rule": "mean_std", "accept_mean": 5.0, "reject_mean": 4.0},
-        "review": {"sure_margin": -1.0},
-    })  # fmt: skip
+    cfg = load_config(data=PAIRS)
     store = Store(tmp_path / "run.sqlite")
-    loader = lambda s: Graded(f"fake:{s.source}", score=_score)  # noqa: E731
+    loader = _graded
     synth = Synth(cfg, SEEDS, store, Caller(ModelPool(cfg, loader=loader), store))
     assert asyncio.run(synth.run(Budget(3, 30, 0))).startswith("target reached")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))  # for the card
@@ -181,14 +189,8 @@ def test_a_preference_run_on_the_embedded_council(tmp_path):
 
 
 def test_a_preference_run_resumes_without_making_a_call_twice(tmp_path):
-    cfg = load_config(data={
-        "task": "preference",
-        "preference": {"k": 3, "min_margin": 1.0},
-        "aggregate": {"rule": "mean_std", "accept_mean": 5.0, "reject_mean": 4.0},
-        "review": {"sure_margin": -1.0},
-        "executor": {"concurrency": 2},
-    })  # fmt: skip
-    loader = lambda s: Graded(f"fake:{s.source}", score=_score)  # noqa: E731
+    cfg = load_config(data={**PAIRS, "executor": {"concurrency": 2}})
+    loader = _graded
 
     def synth():
         store = Store(tmp_path / "run.sqlite")
