@@ -486,27 +486,18 @@ class DedupResult:
 
 def _ray_workers(executor: str, address: str | None, workers: int):
     """``OnRay`` for ``executor="ray"`` (Ray installed, checked now), None for ``local``."""
-    from gra.executors.choose import OnRay
-    from gra.executors.ray_actors import import_ray
+    from gra.executors.choose import on_ray
 
-    if executor not in ("local", "ray"):
-        raise UserError(f"unknown executor {executor!r}; use one of: local, ray", "executor")
-    if executor == "local":
-        return None
-    if workers < 1:
-        raise UserError("must be >= 1", "workers")
-    import_ray()
-    return OnRay(address, workers)
+    return on_ray(executor, address, workers)
 
 
 def _on_ray(executor: str, data: Any) -> bool:
     """True for ``executor="ray"`` (on a data file or directory); False for ``local``."""
-    if executor not in ("local", "ray"):
-        raise UserError(f"unknown executor {executor!r}; use one of: local, ray", "executor")
-    if executor == "ray" and not _is_path(data):
+    ray = _ray_workers(executor, None, 1) is not None
+    if ray and not _is_path(data):
         raise UserError("Ray reads data from a file or a directory of shards, not records",
                         "executor")  # fmt: skip
-    return executor == "ray"
+    return ray
 
 
 def dedup(

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gra.config import Config
+from gra.core.errors import UserError
 from gra.core.store import Store
 from gra.executors.base import Executor
 from gra.executors.local import LocalExecutor
-from gra.executors.ray_actors import RayExecutor
+from gra.executors.ray_actors import RayExecutor, import_ray
+
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -20,6 +23,19 @@ class OnRay:
 
     address: str | None = None
     workers: int = 2
+
+
+def on_ray(executor: str, address: str | None = None, workers: int = 1) -> OnRay | None:
+    """``OnRay`` for ``executor="ray"`` (checked now, before anything is written: Ray
+    installed, ``workers`` >= 1), None for ``local``; else one line naming the argument."""
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; use one of: local, ray", "executor")
+    if executor == "local":
+        return None
+    if workers < 1:
+        raise UserError("must be >= 1", "workers")
+    import_ray()
+    return OnRay(address, workers)
 
 
 def open_executor(

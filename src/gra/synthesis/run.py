@@ -22,8 +22,7 @@ from gra.core.records import Seed
 from gra.core.store import STORE_NAME, Store
 from gra.council.pool import ModelPool
 from gra.executors import Executor
-from gra.executors.choose import OnRay, open_executor
-from gra.executors.ray_actors import import_ray
+from gra.executors.choose import on_ray, open_executor
 from gra.io.formats import EXPORTS, FORMATS, PREFERENCE_FORMATS, write_jsonl_atomic
 from gra.io.seeds import load_seeds
 from gra.models.registry import EMBEDDED, EmbeddedModel, hf_path, is_installed
@@ -44,9 +43,6 @@ class RunOptions:
     executor: str = "local"
     ray_address: str | None = None  # None: RAY_ADDRESS, or a Ray started on this machine
     workers: int = 2  # Ray actors
-
-
-EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -94,12 +90,7 @@ def _check_options(opts: RunOptions) -> None:
     for fmt in opts.formats:
         if fmt not in EXPORTS:
             raise UserError(f"unknown format {fmt!r}; use one of {', '.join(EXPORTS)}", "formats")
-    if opts.executor not in EXECUTORS:
-        raise UserError(f"unknown executor {opts.executor!r}; use one of: local, ray", "executor")
-    if opts.executor == "ray":
-        if opts.workers < 1:
-            raise UserError("must be >= 1", "workers")
-        import_ray()  # not installed: one line, before anything is written
+    on_ray(opts.executor, opts.ray_address, opts.workers)  # before anything is written
 
 
 def check_formats(cfg: Config, formats: Iterable[str]) -> None:
@@ -118,8 +109,9 @@ def check_formats(cfg: Config, formats: Iterable[str]) -> None:
 
 def make_executor(cfg: Config, store: Store, opts: RunOptions) -> Executor:
     """The executor ``opts`` names, over ``store``."""
-    ray = OnRay(opts.ray_address, opts.workers) if opts.executor == "ray" else None
-    return open_executor(cfg, lambda: store, ray=ray)
+    return open_executor(
+        cfg, lambda: store, ray=on_ray(opts.executor, opts.ray_address, opts.workers)
+    )
 
 
 def create_run(
