@@ -231,12 +231,13 @@ def execute(run_dir: Path, opts: RunOptions, progress_stream=None, live=None) ->
             "wall_time_s": round(wall, 3),
             "seed_tag_failures": synth.tag_failures,
             "executor": executor.describe(),
-            # picks and acceptance per (domain, generator), overall and over time
-            "routing": {"pick": cfg.generation.pick, **routing_table(store.candidates())},
-            "task": cfg.task,
         }
+        cands = store.candidates()
+        # picks and acceptance per (domain, generator), overall and over time
+        extra["routing"] = {"pick": cfg.generation.pick, **routing_table(cands)}
+        extra["task"] = cfg.task
         if cfg.task == "preference":
-            extra["preference"] = preference_summary(store.candidates())
+            extra["preference"] = preference_summary(cands)
         summary = write_outputs(store, run_dir, saved["formats"], extra)
         store.close()
     if error is not None:
