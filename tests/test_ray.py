@@ -106,6 +106,29 @@ def test_server_concurrency_is_split_between_workers():
     assert e.value.where == "models.srv.concurrency"
 
 
+def test_the_driver_stores_and_counts_a_workers_calls_as_it_would_its_own(tmp_path):
+    from gra.core.calls import ChatRequest, ChatResponse
+    from gra.core.store import Store
+    from gra.council.caller import Caller
+    from gra.council.pool import ModelPool
+
+    store = Store(tmp_path / "s.sqlite")
+    caller = Caller(ModelPool(load_config(None)), store)
+    reply = ChatResponse("hi", "stop", prompt_tokens=3, completion_tokens=2, latency_s=0.5)
+    req = ChatRequest(messages=(("user", "x"),), max_tokens=4)
+    caller.absorb([
+        ("call", ("k1", "m", "generate", "p@1", req, reply, "candidate:0")),
+        ("failure", ("k2", "m", "review", "p@1", 1, "boom", False)),
+        ("failure", ("k2", "m", "review", "p@1", 2, "boom", False)),  # one call, two tries
+        ("hit",),
+    ])  # fmt: skip
+    assert (caller.stats.calls, caller.stats.failed, caller.stats.cached) == (1, 1, 1)
+    assert caller.tokens_used == 5 and store.get_call("k1") == reply
+    assert store.calls_of(["candidate:0"]) == {"k1": reply}
+    assert store.failure_counts() == {"failed_tries": 2, "calls_recovered": 0,
+                                      "calls_given_up": 1}  # fmt: skip
+
+
 def test_an_address_nothing_answers_is_one_line_in_seconds(tmp_path):
     from tests.runs import assert_user_error, run_gra
 

@@ -92,15 +92,18 @@ class Caller:
     def absorb(self, log: list[tuple]) -> None:
         """Store and count what a caller on another machine did (``ShippedCalls``' log):
         ``("call", put_call's arguments)``, ``("failure", put_failure's)``, ``("hit",)``."""
+        given_up = set()  # calls whose every try failed (one count each, as here)
         for op in log:
             if op[0] == "call":
                 self.store.put_call(*op[1])
                 self._count(op[1][5])
             elif op[0] == "failure":
                 self.store.put_failure(*op[1])
-                self.stats.failed += not op[1][-1]
+                if not op[1][-1]:
+                    given_up.add(op[1][0])
             else:
                 self.stats.cached += 1
+        self.stats.failed += len(given_up)
 
     def _failed(self, model: str, role: str, prompt: str, key: str, e: CallFailed) -> None:
         for attempt, error in enumerate(e.attempts, start=1):
