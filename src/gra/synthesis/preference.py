@@ -15,7 +15,7 @@ between them is at least ``preference.min_margin``. A candidate with a pair is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gra.config import Config
@@ -91,10 +91,9 @@ def preference_record(c: Candidate) -> dict[str, Any]:
             "rejected_model": rejected["model"],
             "rejected_check": rejected["check"],
             "responses": rs,
-            "instruction_call": c.calls["instruction"].__dict__ if "instruction" in c.calls
-            else None,
+            "instruction_call": asdict(call) if (call := c.calls.get("instruction")) else None,
         },
-    }  # fmt: skip
+    }
 
 
 def preference_summary(cands: list[Candidate]) -> dict[str, Any]:
