@@ -254,10 +254,11 @@ def dedup_on_ray(
     say = progress or (lambda text: None)
     say("reading on the cluster")
     ds = read(ray, path, fields, opts.field).materialize()
-    say(f"{ds.count()} read; grouping exact copies and MinHash bands")
+    n = ds.count()
+    say(f"{n} read; grouping exact copies and MinHash bands")
     pairs = find_pairs(ray, ds, opts)
     dropped = resolve(pairs)
-    say(f"{ds.count()} read, {len(dropped)} removed; writing")
+    say(f"{n} read, {len(dropped)} removed; writing")
     drop = np.array(sorted(dropped), dtype=np.int64)
     ids: dict[int, str] = {}
     if dropped:
@@ -274,7 +275,7 @@ def dedup_on_ray(
         Removal(ids[o], ids[k], method, round(sim, 4))
         for o, (k, method, sim) in sorted(dropped.items())
     ]
-    stats = DedupStats(read=ds.count())
+    stats = DedupStats(read=n)
     stats.kept = stats.read - len(dropped)
     for r in removals:
         stats.removed[r.method] += 1

@@ -285,7 +285,6 @@ class RayExecutor:
         pool = ModelPool(cfg)
         self.config = pool.resolved(models)
         self.caller = Caller(pool, store)  # the driver's: stores and counts, calls nothing
-        self.address = address
         self.worker_cpus = worker_cpus
         self.actors: list = []
         self.nodes: set[str] = set()
