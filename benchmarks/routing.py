@@ -1,6 +1,7 @@
 """Random vs adaptive generator picking (generation.pick), side by side in one run.
 
-    .venv/bin/python benchmarks/routing.py [--target 24] [--max-candidates 300] [--warmup 2]
+    .venv/bin/python benchmarks/routing.py [--target 48] [--equal-target 24]
+        [--max-candidates 400] [--warmup 2]
 
 Needs the optional Gemma-3-270M base model (``gra models`` prints the pip command).
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import tempfile
 import time
@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 import gra  # noqa: E402
+from gra.core.store import Store  # noqa: E402
+from gra.synthesis.routing import TERMINAL_FOR_ROUTING, candidate_tokens  # noqa: E402
 from tests.councils import fast_roles  # noqa: E402
 
 QWEN, SMOL, GEMMA = "qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m"
@@ -67,17 +69,19 @@ def run(name: str, cfg: dict, target: int, max_candidates: int, work: Path) -> d
     s = r.summary
     picks: dict[str, int] = {}
     after = 0
-    db = sqlite3.connect(out / "run.sqlite")
-    rows = db.execute(
-        "SELECT json_extract(record, '$.generator'), json_extract(record, '$.routing.phase'),"
-        " state FROM candidates"
-    ).fetchall()
-    db.close()
-    for gen, phase, state in rows:
-        if state in ("running", "cancelled") or phase == "warmup":
-            continue
-        picks[gen] = picks.get(gen, 0) + 1
-        after += 1
+    phases: dict[str, list[int]] = {}  # phase -> [candidates, accepted, tokens]
+    store = Store(out / "run.sqlite", new_session=False)
+    done = [c for c in store.candidates() if c.state in TERMINAL_FOR_ROUTING]
+    store.close()
+    for c in done:
+        phase = (c.routing or {}).get("phase", "random")
+        row = phases.setdefault(phase, [0, 0, 0])
+        row[0] += 1
+        row[1] += c.state in ("accepted", "surplus")
+        row[2] += candidate_tokens(c)
+        if phase != "warmup":
+            picks[c.generator] = picks.get(c.generator, 0) + 1
+            after += 1
     return {
         "name": name,
         "stop": r.stop_reason,
@@ -87,14 +91,21 @@ def run(name: str, cfg: dict, target: int, max_candidates: int, work: Path) -> d
         "per_accepted": s["tokens_per_accepted"],
         "share": {g: n / after for g, n in picks.items()} if after else {},
         "wall": time.perf_counter() - t0,
+        "phases": phases,
         "by_generator": s["acceptance_by_generator"],
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--target", type=int, default=24)
-    ap.add_argument("--max-candidates", type=int, default=300)
+    ap.add_argument("--target", type=int, default=48)
+    ap.add_argument(
+        "--equal-target",
+        type=int,
+        default=24,
+        help="target of the equal-generator runs (default 24)",
+    )
+    ap.add_argument("--max-candidates", type=int, default=400)
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gra-routing-"))
@@ -108,12 +119,13 @@ def main() -> None:
     ]  # fmt: skip
     rows = []
     for name, cfg in runs:
-        rows.append(run(name, cfg, args.target, args.max_candidates, work))
+        target = args.equal_target if name.startswith("equal") else args.target
+        rows.append(run(name, cfg, target, args.max_candidates, work))
         r = rows[-1]
         print(f"{name}: {r['stop']}, {r['candidates']} candidates, {r['tokens']} tokens, "
               f"{r['wall']:.0f}s", flush=True)  # fmt: skip
-    print(f"\ntarget {args.target}, warm-up {args.warmup} picks per (domain, model), "
-          f"6 seed domains\n")  # fmt: skip
+    print(f"\ntarget {args.target} (equal generators {args.equal_target}), warm-up "
+          f"{args.warmup} picks per (domain, model), 6 seed domains\n")  # fmt: skip
     print("| run | candidates | accepted | tokens | tokens / accepted | picks after warm-up |")
     print("|---|---:|---:|---:|---:|---|")
     for r in rows:
@@ -125,6 +137,13 @@ def main() -> None:
           f" (goal <= 0.7); gemma's share after warm-up {100 * bad_a['share'].get(GEMMA, 0):.0f}%"
           " (goal < 10%)")  # fmt: skip
     print(f"equal generators: adaptive / random tokens = {eq_a['tokens'] / eq_r['tokens']:.2f}")
+    print("\nby phase (adaptive runs: warm-up, then the bandit):")
+    print("| run | phase | candidates | accepted | tokens | tokens / accepted |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        for phase, (n, acc, tok) in sorted(r["phases"].items()):
+            per = f"{tok / acc:,.0f}" if acc else "–"
+            print(f"| {r['name']} | {phase} | {n} | {acc} | {tok:,} | {per} |")
     print("\nacceptance by generator (bad-generator runs):")
     for r in rows[:2]:
         print(f"  {r['name']}: {json.dumps(r['by_generator'])}")

@@ -29,7 +29,24 @@ def test_each_model_is_warmed_up_before_the_bandit_decides():
     picks = [r.pick(i, "math")[0] for i in range(6)]
     assert sorted(picks) == ["a", "a", "b", "b", "c", "c"]
     assert r.pick(6, "math")[1]["phase"] == "bandit"
-    assert r.pick(0, "code")[1] == {"phase": "warmup"}  # warm-up is per domain
+    # another domain: 2 picks in math count as 1 here, so one more pick of each model
+    code = [r.pick(10 + i, "code") for i in range(3)]
+    assert sorted(m for m, _ in code) == ["a", "b", "c"]
+    assert all(why == {"phase": "warmup"} for _, why in code)
+    assert r.pick(13, "code")[1]["phase"] == "bandit"
+
+
+def test_warm_up_evidence_pools_the_domains_as_the_bandit_does():
+    # 6 domains in turn, warmup 2: a model's picks elsewhere count half, so warm-up ends
+    # after about 4 picks of each model in all, not 2 in every domain (12 each)
+    r = Router(["a", "b", "c"], seed=2, warmup=2)
+    domains = [f"d{i % 6}" for i in range(60)]
+    phases = [r.pick(i, d)[1]["phase"] for i, d in enumerate(domains)]
+    warm = phases.count("warmup")
+    assert 9 <= warm <= 15, warm
+    assert "warmup" not in phases[warm + 6 :]  # the odd late one: a domain not yet seen
+    for d in set(domains):
+        assert all(r._picks(d, m) >= 2 for m in "abc")
 
 
 def _simulate(router: Router, n: int, accept: dict[str, float], cost: dict[str, int], seed=0):

@@ -68,7 +68,8 @@ class GenerationSettings:
     # auto (the first of generation.models: list the strongest first) | a model name
     responder: str = "self"
     # random | round_robin (per candidate) | adaptive: a bandit per domain on accepted
-    # samples per token spent (gra.synthesis.routing), after `warmup` picks of each model
+    # samples per token spent (gra.synthesis.routing), after `warmup` picks of evidence
+    # per (domain, model): its picks in the domain plus half of those elsewhere
     pick: str = "random"
     warmup: int = 3
     domains: str = "round_robin"  # round_robin | random (per candidate)
@@ -439,7 +440,7 @@ def _check(cfg: Config, where: str) -> None:
     if any(not 0.0 <= t <= 2.0 for t in cfg.preference.temperatures):
         raise bad("preference.temperatures", "must each be between 0 and 2")
     if cfg.generation.warmup < 0:
-        raise bad("generation.warmup", "must be >= 0 (picks of each model before the bandit)")
+        raise bad("generation.warmup", "must be >= 0 (picks per domain and model first)")
     if a.min_valid_reviews > cfg.review.reviewers:
         raise bad("aggregate.min_valid_reviews", "must not exceed review.reviewers")
     if not 0.0 < cfg.dedup.threshold <= 1.0:

@@ -3,8 +3,10 @@
 - ``random`` / ``round_robin``: from the run seed and the candidate's index alone.
 - ``adaptive``: a bandit per domain (Thompson sampling) on what a generator earns --
   accepted samples per token spent on its candidates (generation, checks and every
-  review and adjudication call). Each (domain, model) is first picked ``generation.warmup``
-  times (the least picked first, ties broken by the run seed). Then each model's rate is
+  review and adjudication call). Each (domain, model) first gets ``generation.warmup``
+  picks of evidence, counted as the bandit counts outcomes: its picks in the domain plus
+  half of its picks elsewhere (the least first, ties broken by the run seed; with 6
+  domains and warmup 2 that is about 4 picks of each model in all). Then each model's rate is
   drawn from its posterior and the highest draw is picked. Accepted samples are counted
   against tokens spent (a Poisson rate with a Gamma prior): Gamma(r + accepted, t + tokens),
   where the prior is one candidate at the run's rate so far (r accepted per finished
@@ -99,14 +101,23 @@ class Router:
                 tokens += OTHER_DOMAINS * a.tokens
         return accepted, tokens
 
+    def _picks(self, domain: str, model: str) -> float:
+        """Picks of ``model`` in ``domain`` plus half of those elsewhere: the warm-up's
+        evidence, weighted as ``_counts`` weighs outcomes."""
+        return sum(
+            a.picks * (1.0 if d == domain else OTHER_DOMAINS)
+            for (d, m), a in self.arms.items()
+            if m == model
+        )
+
     def pick(self, idx: int, domain: str) -> tuple[str, dict[str, Any]]:
         """The generator for candidate ``idx`` in ``domain``, and why (recorded with it)."""
         rng = random.Random(derive_seed(self.seed, idx, "route"))
-        arms = {m: self.arms[(domain, m)] for m in self.models}
-        cold = [m for m, a in arms.items() if a.picks < self.warmup]
+        seen = {m: self._picks(domain, m) for m in self.models}
+        cold = [m for m in self.models if seen[m] < self.warmup]
         if cold:
-            fewest = min(arms[m].picks for m in cold)
-            model = rng.choice([m for m in cold if arms[m].picks == fewest])
+            fewest = min(seen[m] for m in cold)
+            model = rng.choice([m for m in cold if seen[m] == fewest])
             why: dict[str, Any] = {"phase": "warmup"}
         else:
             shape, rate = self._prior()
@@ -127,7 +138,7 @@ class Router:
                     for m, (a, b) in post.items()
                 },
             }
-        arms[model].picks += 1
+        self.arms[(domain, model)].picks += 1
         return model, why
 
 
