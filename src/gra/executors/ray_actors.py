@@ -63,6 +63,13 @@ def ray_session(address: str | None) -> Iterator[Any]:
     keeps rows in order here, and an error raised by gra inside a Ray task (a bad line in
     a shard) comes out as the one-line ``UserError`` it was."""
     ray = import_ray()
+    # Ray's start-up notices are not for gra's users; and Ray Data logs a task's error with
+    # its traceback before raising it, where gra says it in one line (a UserError) and any
+    # other error is raised with its traceback anyway. Both levels are restored after.
+    # (set after Ray Data has configured its own logging, which it does on first use)
+    quiet = {"ray": logging.ERROR, "ray.data": logging.CRITICAL}
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    logging.getLogger("ray").setLevel(logging.ERROR)
     owns = _join(ray, address)
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
@@ -72,7 +79,8 @@ def ray_session(address: str | None) -> Iterator[Any]:
     strategy = getattr(ray.data.context, "ShuffleStrategy", None)
     if strategy is not None:
         ctx.shuffle_strategy = strategy.SORT_SHUFFLE_PULL_BASED
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # one INFO line per stage
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
     try:
         yield ray
     except Exception as e:
@@ -83,6 +91,8 @@ def ray_session(address: str | None) -> Iterator[Any]:
     finally:
         if owns:
             ray.shutdown()
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _reachable(address: str | None) -> None:
