@@ -45,8 +45,9 @@ from tests.councils import fast_roles  # noqa: E402
 QWEN, SMOL, GEMMA = "qwen2.5-coder-0.5b", "smollm2-135m", "gemma3-270m"
 
 
-def council(generators: list[str], pick: str, warmup: int, models: dict) -> dict:
+def council(generators: list[str], pick: str, warmup: int, models: dict, seed: int = 0) -> dict:
     cfg = fast_roles(QWEN)
+    cfg["seed"] = seed
     cfg["generation"] = {
         **cfg["generation"],
         "models": generators,
@@ -107,16 +108,18 @@ def main() -> None:
     )
     ap.add_argument("--max-candidates", type=int, default=400)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="the runs' seed (config seed)")
+    ap.add_argument("--bad-only", action="store_true", help="only the bad-generator runs")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gra-routing-"))
     same = {"qwen-a": {"source": QWEN}, "qwen-b": {"source": QWEN}}
+    w, seed = args.warmup, args.seed
     runs = [
-        ("bad generator, random", council([QWEN, SMOL, GEMMA], "random", args.warmup, {})),
-        ("bad generator, adaptive", council([QWEN, SMOL, GEMMA], "adaptive", args.warmup, {})),
-        ("equal generators, random", council(["qwen-a", "qwen-b"], "random", args.warmup, same)),
-        ("equal generators, adaptive",
-         council(["qwen-a", "qwen-b"], "adaptive", args.warmup, same)),
-    ]  # fmt: skip
+        ("bad generator, random", council([QWEN, SMOL, GEMMA], "random", w, {}, seed)),
+        ("bad generator, adaptive", council([QWEN, SMOL, GEMMA], "adaptive", w, {}, seed)),
+        ("equal generators, random", council(["qwen-a", "qwen-b"], "random", w, same, seed)),
+        ("equal generators, adaptive", council(["qwen-a", "qwen-b"], "adaptive", w, same, seed)),
+    ][: 2 if args.bad_only else 4]
     rows = []
     for name, cfg in runs:
         target = args.equal_target if name.startswith("equal") else args.target
@@ -124,7 +127,7 @@ def main() -> None:
         r = rows[-1]
         print(f"{name}: {r['stop']}, {r['candidates']} candidates, {r['tokens']} tokens, "
               f"{r['wall']:.0f}s", flush=True)  # fmt: skip
-    print(f"\ntarget {args.target} (equal generators {args.equal_target}), warm-up "
+    print(f"\nseed {seed}, target {args.target} (equal generators {args.equal_target}), warm-up "
           f"{args.warmup} picks per (domain, model), 6 seed domains\n")  # fmt: skip
     print("| run | candidates | accepted | tokens | tokens / accepted | picks after warm-up |")
     print("|---|---:|---:|---:|---:|---|")
@@ -132,11 +135,13 @@ def main() -> None:
         share = ", ".join(f"{g} {100 * v:.0f}%" for g, v in sorted(r["share"].items())) or "–"
         print(f"| {r['name']} | {r['candidates']} | {r['accepted']} | {r['tokens']} | "
               f"{r['per_accepted']} | {share} |")  # fmt: skip
-    bad_r, bad_a, eq_r, eq_a = rows
+    bad_r, bad_a = rows[:2]
     print(f"\nbad generator: adaptive / random tokens = {bad_a['tokens'] / bad_r['tokens']:.2f}"
           f" (goal <= 0.7); gemma's share after warm-up {100 * bad_a['share'].get(GEMMA, 0):.0f}%"
           " (goal < 10%)")  # fmt: skip
-    print(f"equal generators: adaptive / random tokens = {eq_a['tokens'] / eq_r['tokens']:.2f}")
+    if len(rows) == 4:
+        eq_r, eq_a = rows[2:]
+        print(f"equal generators: adaptive / random tokens = {eq_a['tokens'] / eq_r['tokens']:.2f}")
     print("\nby phase (adaptive runs: warm-up, then the bandit):")
     print("| run | phase | candidates | accepted | tokens | tokens / accepted |")
     print("|---|---|---:|---:|---:|---:|")

@@ -133,33 +133,128 @@ def test_the_cli_on_a_running_cluster(cluster, shards, tmp_path):
     assert len(out.read_text().splitlines()) == len(gra.dedup(shards).kept)
 
 
-def test_review_council_on_ray_matches_local_and_replays_its_store(cluster, tmp_path):
-    from tests.servers import free_port, server_council, start_fake, stop
+def _lines(path: Path) -> list[dict]:
+    files = sorted(path.glob("part-*.jsonl")) if path.is_dir() else [path]
+    return [json.loads(x) for f in files for x in f.read_text().splitlines()]
 
+
+def _pairs(tmp_path: Path, n: int = 12) -> Path:
     data = tmp_path / "pairs.jsonl"
     rows = [
         {"id": f"p{i}", "instruction": f"Explain topic number {i} to a new student in detail.",
          "response": f"Topic {i} is explained here step by step, with an example."}
-        for i in range(12)
+        for i in range(n)
     ]  # fmt: skip
+    rows[3]["response"] = "As an AI language model, I cannot help with that."  # a check fails
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return data
+
+
+def test_review_on_ray_data_matches_local_and_replays_its_store(cluster, tmp_path):
+    from tests.servers import free_port, server_council, start_fake, stop
+
+    data = _pairs(tmp_path)
     port = free_port()
     server = start_fake(port)
     cfg = server_council(port, concurrency=4)
-    keys = ("id", "verdict", "score", "decided_by")
+    stages = ["checks", "council"]
     try:
-        local = gra.review(data, tmp_path / "local.jsonl", config=cfg, stages=["checks", "council"])
-        first = gra.review(data, tmp_path / "ray.jsonl", config=cfg, stages=["checks", "council"],
+        local = gra.review(data, tmp_path / "local.jsonl", config=cfg, stages=stages)
+        first = gra.review(data, tmp_path / "ray.jsonl", config=cfg, stages=stages,
                            executor="ray", workers=2)  # fmt: skip
     finally:
         stop(server)
-    assert first.summary["reviewed"] == 12 and first.summary["review_tokens"] > 0
-    picked = [[{k: r[k] for k in keys} for r in x.records] for x in (local, first)]
-    assert picked[0] == picked[1]
-    # the server is gone: a second run on Ray is answered from the store alone
-    again = gra.review(data, tmp_path / "ray.jsonl", config=cfg, stages=["checks", "council"],
-                       executor="ray", workers=2)  # fmt: skip
-    assert [{k: r[k] for k in keys} for r in again.records] == picked[0]
+    # read and reviewed on the cluster, streamed to the file: the same verdict lines
+    assert first.records == [] and first.summary == {**local.summary, "data": str(data)}
+    assert first.summary["reviewed"] == 11 and first.summary["review_tokens"] > 0
+    assert first.summary["rejected_by"] == {"checks": 1}
+    assert _lines(tmp_path / "ray.jsonl") == _lines(tmp_path / "local.jsonl") == local.records
+    # the server is gone: a second run on Ray is answered from the store alone, and
+    # written as a directory of shards
+    again = gra.review(data, tmp_path / "shards", config=cfg, stages=stages, executor="ray",
+                       workers=2, store=tmp_path / "ray.calls.sqlite")  # fmt: skip
+    assert _lines(tmp_path / "shards") == local.records
+    assert again.summary["review_tokens"] == local.summary["review_tokens"]
+    assert not (tmp_path / "shards.partial").exists()
     with sqlite3.connect(tmp_path / "ray.calls.sqlite") as db:
         assert db.execute("SELECT MAX(live_calls), COUNT(*) FROM calls").fetchone()[0] == 1
         assert db.execute("SELECT COUNT(*) FROM calls WHERE owner IS NULL").fetchone() == (0,)
+    # in memory without an output
+    kept = gra.review(data, config=cfg, stages=stages, executor="ray", workers=1,
+                      store=tmp_path / "ray.calls.sqlite")  # fmt: skip
+    assert kept.records == local.records
+
+
+def test_review_mismatch_stage_on_ray_data(cluster, tmp_path):
+    # 12 samples are one batch: each is paired as on one machine, so the verdicts match
+    data = _pairs(tmp_path)
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    rows[5]["response"], rows[6]["response"] = rows[6]["response"], rows[5]["response"]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stages = ["checks", "mismatch"]
+    local = gra.review(data, tmp_path / "local.jsonl", stages=stages)
+    on_ray = gra.review(data, tmp_path / "ray.jsonl", stages=stages, executor="ray", workers=2)
+    assert _lines(tmp_path / "ray.jsonl") == local.records
+    assert on_ray.summary["rejected_by"] == local.summary["rejected_by"]
+    assert all("ifd" in r["mismatch"] for r in local.records if r["decided_by"] != "checks")
+
+
+def test_select_judge_on_ray_data_matches_local(cluster, tmp_path):
+    from tests.servers import free_port, server_council, start_fake, stop
+
+    data = _pairs(tmp_path, 10)
+    port = free_port()
+    server = start_fake(port)
+    cfg = server_council(port, concurrency=4)
+    args = dict(method="judge", reviewers=["srv"], config=cfg, top_n=4)
+    try:
+        local = gra.select(data, cache=tmp_path / "local.sqlite", **args)
+        on_ray = gra.select(data, cache=tmp_path / "ray.sqlite", executor="ray", workers=2, **args)
+    finally:
+        stop(server)
+    assert [r["id"] for r in on_ray.selected] == [r["id"] for r in local.selected]
+    assert len(local.selected) == 4
+    assert [s["score"] for s in on_ray.scores] == [s["score"] for s in local.scores]
+    assert sum(s["score"] is not None for s in local.scores) == 9  # one failed a check
+    # the server is gone: answered from the driver's store
+    again = gra.select(data, cache=tmp_path / "ray.sqlite", executor="ray", workers=2, **args)
+    assert [s["score"] for s in again.scores] == [s["score"] for s in local.scores]
+
+
+def test_a_bad_line_is_one_line_on_stderr_not_rays_traceback(cluster, shards, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text((shards / "part0.jsonl").read_text() + "{not json\n")
+    p = subprocess.run(
+        [sys.executable, "-m", "gra.cli.app", "dedup", str(bad), "--out", str(tmp_path / "o.jsonl"),
+         "--executor", "ray", "--ray-address", cluster],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert p.returncode == 2
+    assert p.stderr.splitlines() == [
+        f"gra: error: {bad}:201: not valid JSON (Expecting property name enclosed in double "
+        "quotes at column 2); each line must be one complete JSON object"
+    ]
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_select_ifd_on_ray_data_matches_local(cluster, tmp_path):
+    # the passes run on two actors, each with its own SmolLM2; the driver keeps the cache,
+    # the partners and the ranking
+    data = _pairs(tmp_path, 12)
+    args = dict(method="ifd", top_n=3)
+    local = gra.select(data, cache=tmp_path / "local.sqlite", **args)
+    on_ray = gra.select(data, cache=tmp_path / "ray.sqlite", executor="ray", workers=2, **args)
+    assert [r["id"] for r in on_ray.selected] == [r["id"] for r in local.selected]
+    assert len(local.selected) == 3 and on_ray.dropped == local.dropped
+    for a, b in zip(on_ray.scores, local.scores, strict=True):
+        assert a["dropped"] == b["dropped"]
+        assert (a["score"] is None) == (b["score"] is None)
+        if b["score"] is not None:
+            assert a["score"] == pytest.approx(b["score"], abs=1e-6)
+            assert a["guard"] == pytest.approx(b["guard"], abs=1e-6)
+    assert sum(s["score"] is not None for s in local.scores) == 11  # one failed a check
+    stored = []  # every pass the Ray run scored is stored by the driver, as locally
+    for name in ("local.sqlite", "ray.sqlite"):
+        with sqlite3.connect(tmp_path / name) as db:
+            stored.append(db.execute("SELECT COUNT(*) FROM ifd_losses").fetchone()[0])
+    assert stored[0] == stored[1] >= 11 * 2

@@ -228,15 +228,16 @@ def review(
     from gra.models.registry import cache_dir
     from gra.synthesis.run import check_models
 
-    out = _check_out(out, data, "out")
     on_ray = _ray_workers(executor, ray_address, workers)
+    streamed = on_ray is not None and _is_path(data)  # read and reviewed on Ray Data
+    out = _check_shards_out(out, data) if streamed else _check_out(out, data, "out")
     cfg = load_config(config)
     if stages is not None:
         try:
             cfg.review.stages = check_stages([s.strip() for s in stages if s.strip()])
         except ValueError as e:
             raise UserError(str(e), "stages") from None
-    samples = _samples(data, fields=fields)
+    samples = [] if streamed else _samples(data, fields=fields)
     names = []
     if "council" in cfg.review.stages:
         names += cfg.judging_models("adjudicator" in cfg.review.stages)
@@ -250,19 +251,58 @@ def review(
     else:
         store_path = cache_dir() / "review-calls.sqlite"
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    judged = review_samples(
-        samples, cfg, store_path, Path(cache) if cache else None, progress, ray=on_ray
-    )  # fmt: skip
-    records = [j.record() for j in judged]
     where = str(data) if _is_path(data) else "records"
-    summary = {"data": where, "stages": cfg.review.stages, **summarize(judged)}
+    records: list[dict[str, Any]] = []
+    if streamed:
+        counts = _review_on_ray(data, out, fields, cfg, store_path, on_ray, records, progress)
+    else:
+        judged = review_samples(
+            samples, cfg, store_path, Path(cache) if cache else None, progress, ray=on_ray
+        )  # fmt: skip
+        records = [j.record() for j in judged]
+        counts = summarize(judged)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_records_atomic(out, records)
+    summary = {"data": where, "stages": cfg.review.stages, **counts}
     result = ReviewResult(records, summary)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_records_atomic(out, records)
         result.out, result.summary_path = out, sidecar(out, ".summary.json")
         write_json_atomic(result.summary_path, summary)
     return result
+
+
+def _review_on_ray(data, out, fields, cfg, store_path, on_ray, records, progress) -> dict:
+    """``review`` of a file or directory on Ray Data (``gra.curate.ray_review``): verdicts
+    streamed to ``out`` (a file, or a directory of shards), or into ``records``."""
+    from gra.curate.ray_review import review_on_ray, write_shards
+    from gra.executors.ray_actors import ray_session
+    from gra.io.formats import write_jsonl_atomic, write_records_atomic
+
+    def write(rows: Iterator[dict[str, Any]]) -> None:
+        if out is None:
+            records.extend(rows)
+        elif out.suffix == "":
+            write_shards(out, rows, write_jsonl_atomic)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_records_atomic(out, rows)
+
+    with ray_session(on_ray.address) as ray:
+        return review_on_ray(
+            ray, data, _fields(fields), cfg, store_path, workers=on_ray.workers, write=write,
+            progress=progress,
+        )  # fmt: skip
+
+
+def _check_shards_out(out: PathLike | None, data: Any) -> Path | None:
+    """A file, or (no extension) a new or empty directory for shards (Ray)."""
+    if out is not None and Path(out).suffix == "":
+        out = Path(out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UserError("exists and is not an empty directory; give a new one", f"out {out}")
+        return out
+    return _check_out(out, data, "out")
 
 
 @dataclass
@@ -332,8 +372,8 @@ def select(
     if diversity == "none" and embedder:
         raise UserError("is used with diversity deita or facility", "embedder")
     on_ray = _ray_workers(executor, ray_address, workers)
-    if on_ray is not None and not reviewers:
-        raise UserError("runs the reviewers' calls: use it with method judge and reviewers",
+    if on_ray is not None and method != "ifd" and not reviewers:
+        raise UserError("runs the model work: use it with method ifd, or judge with reviewers",
                         "executor")  # fmt: skip
     opts = SelectOptions(
         method=method,
@@ -356,7 +396,7 @@ def select(
     say = progress or (lambda text: None)
     dropped = check_drops(samples) if checks else [None] * len(samples)
     if method == "ifd":
-        scored = _select_ifd(samples, opts, scorer, template, cache, say, dropped)
+        scored = _select_ifd(samples, opts, scorer, template, cache, say, dropped, on_ray)
     elif method == "judge":
         scored = _select_judge(
             samples, opts, score_field, reviewers, config, cache, say, dropped, on_ray
@@ -416,24 +456,30 @@ def _drop_line(outcome, opts) -> str:
     return lines.get(outcome.code) or outcome.detail
 
 
-def _select_ifd(samples, opts, scorer_spec, template, cache, say, dropped):
+def _select_ifd(samples, opts, scorer_spec, template, cache, say, dropped, ray=None):
+    """IFD scores; with ``ray``, the passes the cache lacks run on Ray Data's actor pool
+    (``gra.ifd.ray_scorer``), a few thousand at a time."""
     from gra.curate.select import score_ifd
     from gra.ifd.scoring import CachedScorer, default_cache_path, ifd, load_scorer
 
-    scorer = CachedScorer(
-        load_scorer(scorer_spec, template=template), Path(cache) if cache else default_cache_path()
-    )
-    try:
-        return score_ifd(
-            samples,
-            scorer.losses,
-            opts,
-            ifd,
-            progress=lambda n: say(f"{n}/{len(samples)} scored"),
-            dropped=dropped,
-        )
-    finally:
-        scorer.close()
+    path = Path(cache) if cache else default_cache_path()
+
+    def run(model, chunk: int, commit_every: int):
+        scorer = CachedScorer(model, path, commit_every=commit_every)
+        try:
+            return score_ifd(samples, scorer.losses, opts, ifd, chunk=chunk,
+                             progress=lambda n: say(f"{n}/{len(samples)} scored"),
+                             dropped=dropped)  # fmt: skip
+        finally:
+            scorer.close()
+
+    if ray is None:
+        return run(load_scorer(scorer_spec, template=template), 32, 64)
+    from gra.executors.ray_actors import ray_session
+    from gra.ifd.ray_scorer import RayScorer
+
+    with ray_session(ray.address) as r:
+        return run(RayScorer(r, scorer_spec, template, ray.workers), 1024, 4096)
 
 
 def _select_judge(samples, opts, score_field, reviewers, config, cache, say, dropped, ray=None):
@@ -485,10 +531,11 @@ class DedupResult:
 
 
 def _ray_workers(executor: str, address: str | None, workers: int):
-    """``OnRay`` for ``executor="ray"`` (Ray installed, checked now), None for ``local``."""
+    """``OnRay`` for ``executor="ray"`` (Ray installed, checked now), None for ``local``:
+    the dataset commands' model work runs on Ray Data's actor pool."""
     from gra.executors.choose import on_ray
 
-    return on_ray(executor, address, workers)
+    return on_ray(executor, address, workers, data=True)
 
 
 def _on_ray(executor: str, data: Any) -> bool:
@@ -526,10 +573,8 @@ def dedup(
     from gra.io.datasets import check_dataset_path, read_samples, samples_from_records
     from gra.io.formats import write_json_atomic, write_records_atomic
 
-    if _on_ray(executor, data) and out is not None and Path(out).suffix == "":
-        out = Path(out)  # a directory of shards
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise UserError("exists and is not an empty directory; give a new one", f"out {out}")
+    if _on_ray(executor, data):
+        out = _check_shards_out(out, data)
     else:
         out = _check_out(out, data, "out")
     report_path = _check_out(
@@ -615,10 +660,17 @@ def diversity(
     embedder: str | None | bool = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    workers: int = 2,
 ) -> dict[str, Any]:
     """Diversity of each dataset (``gra diversity``): distinct-n, self-BLEU, gzip ratio
     and, with an embedder, cosine distance and the Vendi score; for gra output also per
-    generator. ``embedder``: a name, None (gra's default) or False (no embeddings)."""
+    generator. ``embedder``: a name, None (gra's default) or False (no embeddings).
+    ``executor="ray"``: the same report on Ray Data (the cluster at ``ray_address``; each
+    ``data`` a file or a directory of shards): n-grams are counted on the cluster, the
+    texts stream through this process in input order for the gzip ratio and the samples,
+    and ``workers`` Ray actors embed the samples (docs/ray.md)."""
     from gra.curate.diversity import report
     from gra.io.datasets import check_dataset_path
 
@@ -627,7 +679,10 @@ def diversity(
             raise UserError(f"must be 0 (every sample) or at least 2, got {size}", name)
     if field not in ("text", "instruction", "response"):
         raise UserError("must be text, instruction or response", "field")
+    on_ray = _ray_workers(executor, ray_address, workers) is not None
     for d in data:  # a missing file fails now, before the embedder loads
+        if on_ray:
+            _on_ray(executor, d)  # records are refused
         if _is_path(d):
             check_dataset_path(d)
     model = None
@@ -635,16 +690,18 @@ def diversity(
         from gra.curate.embed import DEFAULT_EMBEDDER, load_embedder
 
         model = load_embedder(embedder or DEFAULT_EMBEDDER)
+    if on_ray:
+        from gra.curate.ray_diversity import report_on_ray
+        from gra.executors.ray_actors import ray_session
+
+        files = [check_dataset_path(d) for d in data]
+        with ray_session(ray_address) as ray:
+            return report_on_ray(ray, files, fields=_fields(fields), field=field,
+                                 bleu_sample=bleu_sample, embed_sample=embed_sample, seed=seed,
+                                 embedder=model, workers=workers, progress=progress)  # fmt: skip
     with _as_files(data, _fields(fields)) as paths:
-        return report(
-            paths,
-            field=field,
-            bleu_sample=bleu_sample,
-            embed_sample=embed_sample,
-            seed=seed,
-            embedder=model,
-            progress=progress,
-        )
+        return report(paths, field=field, bleu_sample=bleu_sample, embed_sample=embed_sample,
+                      seed=seed, embedder=model, progress=progress)  # fmt: skip
 
 
 @contextmanager

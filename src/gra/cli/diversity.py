@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from gra.cli.common import field_options, fields_of, flag_terms
+from gra.cli.common import field_options, fields_of, flag_terms, ray_options
 from gra.core.errors import UserError
 from gra.io.datasets import TEXT_FIELDS
 
@@ -123,6 +123,7 @@ def _caption(result: dict[str, Any]) -> str:
     metavar="PATH",
     help="Also write the full report as JSON to PATH ('-': print JSON only, no table).",
 )
+@ray_options("the diversity report runs", workers=True)
 def command(
     data: tuple[str, ...],
     field: str,
@@ -132,12 +133,16 @@ def command(
     no_embeddings: bool,
     seed: int,
     json_path: str | None,
+    executor: str,
+    ray_address: str | None,
+    workers: int,
     **field_kw,
 ) -> None:
     """Diversity of DATA files (.jsonl/.json): per file and, for gra output, per generator.
 
     distinct-1/2/3, self-BLEU, gzip compression ratio and, from embeddings, mean
-    pairwise cosine distance and the Vendi score.
+    pairwise cosine distance and the Vendi score. With --executor ray, n-grams are
+    counted and the samples embedded on the cluster; the report is the same.
     """
     import gra
 
@@ -155,6 +160,9 @@ def command(
             embedder=False if no_embeddings else embedder,
             seed=seed,
             progress=progress,
+            executor=executor,
+            ray_address=ray_address,
+            workers=workers,
         )
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if json_path == "-":

@@ -16,7 +16,8 @@ from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, r
     "--out",
     type=click.Path(path_type=Path),
     required=True,
-    help="Verdicts JSONL to write (one line per input sample, same order).",
+    help="Verdicts JSONL (or .parquet) to write (one line per input sample, same order); "
+    "with --executor ray, a directory (no extension) is written as JSONL shards.",
 )
 @click.option(
     "--config",
@@ -39,7 +40,7 @@ from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, r
     type=click.Path(path_type=Path),
     help="Cache of the mismatch stage's losses [default: in gra's cache directory].",
 )
-@ray_options("the council stage runs", workers=True)
+@ray_options("the review runs (Ray Data; docs/ray.md)", workers=True)
 def command(
     data, out, config_path, stages, store, cache, executor, ray_address, workers, **field_kw
 ):  # fmt: skip

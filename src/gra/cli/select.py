@@ -101,7 +101,7 @@ from gra.cli.common import ProgressLine, field_options, fields_of, flag_terms, r
     type=click.Path(path_type=Path),
     help="Every sample's scores and why it was dropped [default: OUT with .scores.jsonl].",
 )
-@ray_options("the --reviewers' calls run", workers=True)
+@ray_options("the model work runs (IFD passes; --reviewers' calls)", workers=True)
 def command(
     data,
     out,

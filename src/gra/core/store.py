@@ -274,6 +274,13 @@ class Store(SQLiteStore):
         rows = self.db.execute(f"SELECT key, response FROM calls WHERE {where}", args)
         return {k: ChatResponse.from_dict(json.loads(r)) for k, r in rows.fetchall()}
 
+    def calls_owned(self, prefix: str) -> dict[str, ChatResponse]:
+        """The stored replies of every call whose owner starts with ``prefix``, by key."""
+        rows = self.db.execute(
+            "SELECT key, response FROM calls WHERE substr(owner, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return {k: ChatResponse.from_dict(json.loads(r)) for k, r in rows.fetchall()}
+
     def put_failure(
         self,
         key: str,

@@ -591,48 +591,69 @@ class _Item(NamedTuple):
     index: int  # position in the file
     priority: float  # random, for sampling (the same for every row the sample is in)
     text: str
-    tokens: list[str]
-    ids: list[int]
+    tokens: list[str] | None  # None where the lexical counts are made elsewhere (on Ray)
+    ids: list[int] | None
+
+
+class Lexical(NamedTuple):
+    """A row's lexical counts: tokens, and per order n (index 0 is n = 1) all and
+    distinct n-grams."""
+
+    tokens: int
+    totals: list[int]
+    distinct: list[int]
 
 
 class _Group:
-    """Everything one row of the report accumulates while a file streams by."""
+    """Everything one row of the report accumulates while a file streams by.
 
-    def __init__(self, bleu_sample: int, embed_sample: int | None):
+    ``lexical=False``: no tokens or n-grams are counted here (the caller measures them
+    elsewhere and hands them to ``result``); the compression and the samples are."""
+
+    def __init__(self, bleu_sample: int, embed_sample: int | None, lexical: bool = True):
         self.n = 0
         self.tokens = 0
-        self.ngrams = DistinctCounter()
+        self.ngrams = DistinctCounter() if lexical else None
         self.gzip = GzipRatio()
-        self.bleu: Reservoir[list[str]] = Reservoir(bleu_sample)
+        self.bleu: Reservoir[str] = Reservoir(bleu_sample)  # texts, tokenized at the end
         self.embed: Reservoir[tuple[int, str]] | None = (
             Reservoir(embed_sample) if embed_sample is not None else None
         )
 
     def add(self, item: _Item) -> None:
         self.n += 1
-        self.tokens += len(item.tokens)
-        self.ngrams.add(item.ids)
+        if self.ngrams is not None:
+            self.tokens += len(item.tokens)
+            self.ngrams.add(item.ids)
         self.gzip.add(item.text)
-        self.bleu.add(item.tokens, item.priority)
+        self.bleu.add(item.text, item.priority)
         if self.embed is not None:
             self.embed.add((item.index, item.text), item.priority)
 
     def copy(self) -> _Group:
         other = _Group.__new__(_Group)
         other.n, other.tokens = self.n, self.tokens
-        other.ngrams = self.ngrams.copy()
+        other.ngrams = self.ngrams.copy() if self.ngrams is not None else None
         other.gzip = self.gzip.copy()
         other.bleu = self.bleu.copy()
         other.embed = self.embed.copy() if self.embed is not None else None
         return other
 
-    def result(self, vectors: dict[int, np.ndarray] | None) -> dict[str, Any]:
-        distinct = self.ngrams.distinct()
-        bleu_texts = self.bleu.items()
+    def result(
+        self, vectors: dict[int, np.ndarray] | None, lexical: Lexical | None = None
+    ) -> dict[str, Any]:
+        """The row; ``lexical``: the counts measured elsewhere (for ``lexical=False``)."""
+        if lexical is None:
+            lexical = Lexical(self.tokens, self.ngrams.totals, self.ngrams.distinct_counts())
+        totals, counts = lexical.totals, lexical.distinct
+        bleu_texts = [tokenize(t) for t in self.bleu.items()]
         row: dict[str, Any] = {
             "n": self.n,
-            "tokens": self.tokens,
-            **{f"distinct_{k}": distinct[k] for k in DISTINCT_ORDERS},
+            "tokens": lexical.tokens,
+            **{
+                f"distinct_{n}": counts[n - 1] / totals[n - 1] if totals[n - 1] else None
+                for n in DISTINCT_ORDERS
+            },
             "self_bleu": self_bleu(bleu_texts),
             "self_bleu_sample": len(bleu_texts),
             "compression_ratio": self.gzip.ratio(),
@@ -659,6 +680,50 @@ def _embed_all(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
+class _FileRows:
+    """The rows of one file: the whole file and, once some sample names its generator,
+    one group per generator (see ``file_report``), fed the file's items in order."""
+
+    def __init__(self, make: Callable[[], _Group]):
+        self.make = make
+        self.whole = make()
+        self.groups: dict[str, _Group] = {}
+
+    def add(self, item: _Item, generator: str) -> None:
+        if generator and not self.groups and item.index > 0:
+            self.groups[""] = self.whole.copy()  # the untagged samples so far: the file so far
+        self.whole.add(item)
+        if generator or self.groups:
+            if generator not in self.groups:
+                self.groups[generator] = self.make()
+            self.groups[generator].add(item)
+
+    def embed_texts(self) -> dict[int, str]:
+        """The texts of every group's embedding sample, by position in the file."""
+        groups = (self.whole, *self.groups.values())
+        return {i: t for g in groups if g.embed for i, t in g.embed.items()}
+
+    def rows(
+        self,
+        path: str | Path,
+        vectors: dict[int, np.ndarray] | None,
+        lexical: Callable[[str | None], Lexical] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The whole file's row, then one per generator (``(no generator)`` last).
+        ``lexical(generator)`` (None: the whole file): counts measured elsewhere."""
+
+        def counts(gen: str | None) -> Lexical | None:
+            return lexical(gen) if lexical is not None else None
+
+        whole = self.whole.result(vectors, counts(None))
+        rows = [{"file": str(path), "generator": None, "label": str(path), **whole}]
+        for gen in sorted(self.groups, key=lambda g: (g == "", g)):
+            label = f"{path} [{gen or NO_GENERATOR}]"
+            row = self.groups[gen].result(vectors, counts(gen))
+            rows.append({"file": str(path), "generator": gen, "label": label, **row})
+        return rows
+
+
 def file_report(
     path: str | Path,
     *,
@@ -677,37 +742,22 @@ def file_report(
     so that row starts as a copy of the file's accumulators.
     """
     esample = embed_sample if embedder is not None else None
-    whole = _Group(bleu_sample, esample)
-    groups: dict[str, _Group] = {}
+    rows = _FileRows(lambda: _Group(bleu_sample, esample))
     vocab = Vocabulary()
     rng = random.Random(seed)
     for index, sample in enumerate(read_samples(path)):
         text = field_text(sample, field)
         tokens = tokenize(text)
-        item = _Item(index, rng.random(), text, tokens, vocab.ids(tokens))
-        gen = sample.generator
-        if gen and not groups and index > 0:
-            groups[""] = whole.copy()
-        whole.add(item)
-        if gen or groups:
-            if gen not in groups:
-                groups[gen] = _Group(bleu_sample, esample)
-            groups[gen].add(item)
+        rows.add(_Item(index, rng.random(), text, tokens, vocab.ids(tokens)), sample.generator)
     vectors = None
     if embedder is not None:
-        wanted = {i: t for g in (whole, *groups.values()) if g.embed for i, t in g.embed.items()}
+        wanted = rows.embed_texts()
         order = sorted(wanted)
         if progress:
             progress(f"embedding {len(order)} texts of {path} with {embedder.name}")
         emb = _embed_all(embedder, [wanted[i] for i in order])
         vectors = dict(zip(order, emb, strict=True))
-    rows = [{"file": str(path), "generator": None, "label": str(path), **whole.result(vectors)}]
-    for gen in sorted(groups, key=lambda g: (g == "", g)):
-        label = f"{path} [{gen or NO_GENERATOR}]"
-        rows.append(
-            {"file": str(path), "generator": gen, "label": label, **groups[gen].result(vectors)}
-        )
-    return rows
+    return rows.rows(path, vectors)
 
 
 def report(
@@ -739,6 +789,18 @@ def report(
                 progress=progress,
             )
         )
+    return _report(rows, field, seed, bleu_sample, embed_sample, embedder)
+
+
+def _report(
+    rows: list[dict[str, Any]],
+    field: str,
+    seed: int,
+    bleu_sample: int,
+    embed_sample: int,
+    embedder: Embedder | None,
+) -> dict[str, Any]:
+    """The report of ``rows``: its settings, the metric definitions and the rows."""
     settings = {
         "field": field,
         "seed": seed,

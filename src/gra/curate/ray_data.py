@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator
@@ -52,16 +53,21 @@ def shards_of(path: str | Path) -> list[Path]:
     return shard_files(p, str(path)) if p.is_dir() else [p]
 
 
-def read(ray: Any, path: str | Path, fields: dict[str, str] | None, text_field: str):
-    """A Ray Dataset of the samples: ``order``, ``id``, ``text`` (``text_field``) and
-    ``record`` (the original object, as JSON), in input order."""
+def read(ray: Any, path: str | Path, fields: dict[str, str] | None, text_field: str | None):
+    """A Ray Dataset of the samples, in input order: ``order``, ``id``, ``text``
+    (``text_field``) and ``record`` (the original object, as JSON); with ``text_field``
+    None, ``order`` and ``item`` (the ``Sample``, pickled) instead."""
     files = shards_of(path)
 
     def rows(item: dict) -> Iterator[dict]:
         shard = int(item["shard"])
         for n, s in enumerate(read_samples(item["path"], fields)):
+            order = (shard << SHARD_BITS) | n
+            if text_field is None:
+                yield {"order": order, "item": pickle.dumps(s)}
+                continue
             yield {
-                "order": (shard << SHARD_BITS) | n,
+                "order": order,
                 "id": s.id,
                 "text": sample_text(s, text_field),
                 "record": json.dumps(s.record, ensure_ascii=False),

@@ -52,6 +52,16 @@ class Judged:
     mismatch: dict[str, Any] = field(default_factory=dict)
     candidate: Candidate | None = None  # reviews, aggregate, adjudication
 
+    def council(self, v: CouncilVerdict) -> None:
+        """Take the council's verdict."""
+        self.candidate = v.candidate
+        stage = "adjudicator" if v.candidate.adjudication else "council"
+        if v.keep:
+            self.score, self.stage = v.score, stage
+            self.reasons.append(v.reason)
+        else:
+            _reject(self, stage, v.reason, 0.0 if v.score is None else v.score)
+
     def tokens(self) -> int:
         c = self.candidate
         if c is None:
@@ -122,8 +132,27 @@ def run_mismatch_stage(
     """Flag pairs the small model takes for mismatched (see module doc). Every sample
     is scored once; samples already rejected only lend their instruction as another's
     partner."""
+    from gra.ifd.scoring import CachedScorer, default_cache_path, load_scorer
+
+    scorer = CachedScorer(
+        load_scorer(cfg.checks.mismatch_model, template="plain"), cache or default_cache_path()
+    )
+    try:
+        mismatch_verdicts(judged, cfg, scorer.losses, progress)
+    finally:
+        scorer.close()
+
+
+def mismatch_verdicts(
+    judged: list[Judged],
+    cfg: Config,
+    losses: Callable[..., Any],
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """The mismatch stage on ``judged`` with a scorer's ``losses``: each sample's partner
+    is another of ``judged`` (``gra.curate.select.alien_partners``)."""
     from gra.curate.select import SelectOptions, score_ifd
-    from gra.ifd.scoring import CachedScorer, default_cache_path, ifd, load_scorer
+    from gra.ifd.scoring import ifd
 
     c = cfg.checks
     opts = SelectOptions(
@@ -131,22 +160,14 @@ def run_mismatch_stage(
     )
     gone = Outcome("review", "rejected", "rejected")
     dropped = [gone if j.verdict != "accept" else None for j in judged]
-    scorer = CachedScorer(
-        load_scorer(c.mismatch_model, template="plain"), cache or default_cache_path()
+    scored = score_ifd(
+        [j.sample for j in judged],
+        losses,
+        opts,
+        ifd,
+        progress=(lambda n: progress(f"{n}/{len(judged)} mismatch-scored")) if progress else None,
+        dropped=dropped,
     )
-    try:
-        scored = score_ifd(
-            [j.sample for j in judged],
-            scorer.losses,
-            opts,
-            ifd,
-            progress=(lambda n: progress(f"{n}/{len(judged)} mismatch-scored"))
-            if progress
-            else None,
-            dropped=dropped,
-        )
-    finally:
-        scorer.close()
     for j, s in zip(judged, scored, strict=True):
         if j.verdict != "accept":
             continue
@@ -231,14 +252,7 @@ def run_council_stage(
 
     def finished(item: tuple[int, Sample], v: CouncilVerdict) -> None:
         nonlocal done
-        j = judged[item[0]]
-        j.candidate = v.candidate
-        stage = "adjudicator" if v.candidate.adjudication else "council"
-        if v.keep:
-            j.score, j.stage = v.score, stage
-            j.reasons.append(v.reason)
-        else:
-            _reject(j, stage, v.reason, 0.0 if v.score is None else v.score)
+        judged[item[0]].council(v)
         done += 1
         if progress:
             progress(f"{done}/{len(live)} reviewed")
@@ -286,26 +300,49 @@ def review_samples(
     return judged
 
 
+class Tally:
+    """``summarize``'s counts, one verdict at a time (a review streamed through the driver
+    holds none of them)."""
+
+    def __init__(self) -> None:
+        self.verdicts: Counter = Counter()
+        self.by_stage: Counter = Counter()
+        self.methods: Counter = Counter()
+        self.n = self.reviews = self.reviewed = self.adjudicated = self.tokens = 0
+
+    def add(self, j: Judged) -> None:
+        self.n += 1
+        self.verdicts[j.verdict] += 1
+        if j.verdict == "reject":
+            self.by_stage[j.stage] += 1
+        if j.candidate:
+            self.reviewed += 1
+            self.reviews += len(j.candidate.reviews)
+            self.methods.update(r.method for r in j.candidate.reviews if r.ok)
+            self.adjudicated += j.candidate.adjudication is not None
+        self.tokens += j.tokens()
+
+    def summary(self) -> dict[str, Any]:
+        accepted = self.verdicts.get("accept", 0)
+        return {
+            "samples": self.n,
+            "accepted": accepted,
+            "rejected": self.verdicts.get("reject", 0),
+            "rejected_by": dict(self.by_stage),
+            "reviewed": self.reviewed,
+            "reviews": self.reviews,
+            "adjudicated": self.adjudicated,
+            "score_methods": dict(self.methods),
+            "review_tokens": self.tokens,
+            "review_tokens_per_sample": round(self.tokens / self.n, 1) if self.n else 0.0,
+            "review_tokens_per_accepted": round(self.tokens / accepted, 1) if accepted else None,
+        }
+
+
 def summarize(judged: Sequence[Judged]) -> dict[str, Any]:
     """Counts, the deciding stages and the review tokens spent (per sample, per
     accepted sample)."""
-    verdicts = Counter(j.verdict for j in judged)
-    by_stage = Counter(j.stage for j in judged if j.verdict == "reject")
-    methods = Counter(r.method for j in judged if j.candidate for r in j.candidate.reviews if r.ok)
-    n_reviews = sum(len(j.candidate.reviews) for j in judged if j.candidate)
-    reviewed = sum(1 for j in judged if j.candidate)
-    tokens = sum(j.tokens() for j in judged)
-    accepted = verdicts.get("accept", 0)
-    return {
-        "samples": len(judged),
-        "accepted": accepted,
-        "rejected": verdicts.get("reject", 0),
-        "rejected_by": dict(by_stage),
-        "reviewed": reviewed,
-        "reviews": n_reviews,
-        "adjudicated": sum(1 for j in judged if j.candidate and j.candidate.adjudication),
-        "score_methods": dict(methods),
-        "review_tokens": tokens,
-        "review_tokens_per_sample": round(tokens / len(judged), 1) if judged else 0.0,
-        "review_tokens_per_accepted": round(tokens / accepted, 1) if accepted else None,
-    }
+    tally = Tally()
+    for j in judged:
+        tally.add(j)
+    return tally.summary()

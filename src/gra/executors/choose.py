@@ -19,13 +19,17 @@ EXECUTORS = ("local", "ray")
 @dataclass
 class OnRay:
     """Run on Ray: ``workers`` actors of the cluster at ``address`` (None: ``RAY_ADDRESS``,
-    or a Ray started on this machine)."""
+    or a Ray started on this machine). ``data``: on Ray Data's actor pool (the dataset
+    commands), not on gra's own actors (``gra synth``)."""
 
     address: str | None = None
     workers: int = 2
+    data: bool = False
 
 
-def on_ray(executor: str, address: str | None = None, workers: int = 1) -> OnRay | None:
+def on_ray(
+    executor: str, address: str | None = None, workers: int = 1, data: bool = False
+) -> OnRay | None:
     """``OnRay`` for ``executor="ray"`` (checked now, before anything is written: Ray
     installed, ``workers`` >= 1), None for ``local``; else one line naming the argument."""
     if executor not in EXECUTORS:
@@ -35,7 +39,7 @@ def on_ray(executor: str, address: str | None = None, workers: int = 1) -> OnRay
     if workers < 1:
         raise UserError("must be >= 1", "workers")
     import_ray()
-    return OnRay(address, workers)
+    return OnRay(address, workers, data)
 
 
 def open_executor(
@@ -53,6 +57,12 @@ def open_executor(
         return LocalExecutor(cfg, open_store, models=models, loader=loader)
     store = open_store()
     try:
+        if ray.data:
+            from gra.executors.ray_data_map import RayDataExecutor
+
+            return RayDataExecutor(
+                cfg, store, address=ray.address, workers=ray.workers, models=models
+            )
         return RayExecutor(cfg, store, address=ray.address, workers=ray.workers, models=models)
     except BaseException:
         store.close()
