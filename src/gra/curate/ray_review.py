@@ -42,9 +42,10 @@ from gra.curate.review import (
     mismatch_verdicts,
     run_checks_stage,
 )
-from gra.executors.ray_data_map import BATCH, map_work
+from gra.executors.ray_data_map import map_work
 
 MISMATCH_BATCH = 64  # samples a mismatch partner is drawn from
+BLOCK_ROWS = 256  # samples per block: a block is one actor's task
 SHARD_ROWS = 100_000  # verdicts per shard of a directory output
 
 
@@ -117,8 +118,8 @@ def review_on_ray(
     say("reading and checking on the cluster")
     ds = (
         read(ray, path, fields, None)
+        .repartition(target_num_rows_per_block=BLOCK_ROWS)  # the checks on every CPU
         .map_batches(_judged, fn_args=(cfg, "checks" in stages), batch_format="numpy")
-        .repartition(target_num_rows_per_block=BATCH)
         .materialize()
     )
     if "mismatch" in stages and "mismatch" not in cfg.checks.disabled:

@@ -42,6 +42,11 @@ from gra.executors.base import OnResult, Work
 log = logging.getLogger("gra")
 
 INSTALL_HINT = "pip install 'gra[ray]'"
+AUTH_HINT = (
+    " (a cluster with token authentication, the default of 'ray start' since Ray 2.59, "
+    "also needs RAY_AUTH_MODE=token here, and the head's ~/.ray/auth_token or "
+    "RAY_AUTH_TOKEN; docs/ray.md)"
+)
 
 #: the log of the item a worker is running: every call it makes is appended to it
 _LOG: ContextVar[list | None] = ContextVar("gra_ray_log", default=None)
@@ -121,7 +126,9 @@ def _join(ray: Any, address: str | None) -> bool:
                  configure_logging=False)  # fmt: skip
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise UserError(
-            f"cannot reach a Ray cluster at {address or 'this machine'}: {e}", where="ray_address"
+            f"cannot reach a Ray cluster at {address or 'this machine'}: {e}"
+            + (AUTH_HINT if address else ""),
+            where="ray_address",
         ) from None
     return True
 
