@@ -198,7 +198,9 @@ def sidecar(out: Path, suffix: str) -> Path:
 
 @dataclass
 class ReviewResult:
-    records: list[dict[str, Any]]  # one verdict line per input sample, in order
+    # one verdict line per input sample, in order (on Ray with an ``out``: empty, the
+    # verdicts streamed to the file or shards and are not held here)
+    records: list[dict[str, Any]]
     summary: dict[str, Any]
     out: Path | None = None
     summary_path: Path | None = None
@@ -221,7 +223,10 @@ def review(
     """The council's verdict on each sample (``gra review``). ``stages`` overrides
     ``review.stages``; ``store`` is the model-call store (default ``OUT`` with
     ``.calls.sqlite``, or a file in gra's cache directory without ``out``).
-    ``executor="ray"``: the council stage runs on ``workers`` Ray actors (docs/ray.md)."""
+    ``executor="ray"``: a file or directory is read and reviewed on Ray Data, the model
+    stages in actor pools of ``workers`` actors, and the verdicts stream to ``out`` (a
+    directory, given without an extension, gets JSONL shards); in-memory records are
+    read here and only the council runs on Ray (docs/ray.md)."""
     from gra.config import check_stages
     from gra.curate.review import review_samples, summarize
     from gra.io.formats import write_json_atomic, write_records_atomic
