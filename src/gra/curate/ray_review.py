@@ -57,9 +57,6 @@ class CouncilStep:
         self.council = CouncilWork(cfg, adjudicate) if "council" in stages else None
         self.any_stage = bool(stages)
 
-    def call_owners(self, item: tuple[int, Judged]) -> list[str]:
-        return [f"sample:{item[1].sample.id}"]
-
     async def __call__(self, caller: Caller, item: tuple[int, Judged]) -> Judged:
         order, j = item
         if j.verdict != "accept":
@@ -137,11 +134,12 @@ def review_on_ray(
     with ProcessLock(lock_path(store_path), str(store_path), STORE_BUSY_HINT):
         store = Store(store_path, busy_hint=STORE_BUSY_HINT)
         try:
-            resolved = ModelPool(cfg).resolved(models)  # auto settings, as measured here
+            pool = ModelPool(cfg)
+            resolved = pool.resolved(models)  # auto settings, as measured here
             work = CouncilStep(resolved, adjudicate, stages)
             limit = resolved.candidates_in_flight() if models else 64
             results = map_work(
-                ray, ds, work, cfg, store, workers=workers, limit=limit,
+                ray, ds, work, cfg, Caller(pool, store), workers=workers, limit=limit,
                 cached=store.calls_owned("sample:"),
             )  # fmt: skip
 

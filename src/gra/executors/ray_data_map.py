@@ -100,7 +100,7 @@ def map_work(
     ds: Any,
     work: Work,
     cfg: Config,
-    store: Store,
+    caller: Caller,
     *,
     workers: int,
     limit: int,
@@ -108,14 +108,14 @@ def map_work(
 ) -> Iterator[tuple[Any, Any]]:
     """``(item, result)`` for each row of ``ds`` (columns ``order`` and ``item``, and
     optionally ``calls``), in input order, ``work`` run by ``workers`` actors; each row's
-    calls are stored in ``store`` before it is yielded. ``cfg``: the config as given (each
-    actor measures its own machine's ``auto`` settings).
+    calls are stored and counted by the driver's ``caller`` (it calls nothing) before it
+    is yielded. ``cfg``: the config as given (each actor measures its own machine's
+    ``auto`` settings).
 
     ``ds`` must be materialized, in small blocks (a block is one actor's task, so small
     blocks spread the items over every actor): an operator feeding the actor pool would
     wait for a CPU the actors hold."""
     share = shares(cfg, workers)[-1]  # the smallest share: every actor gets the same config
-    caller = Caller(ModelPool(cfg), store)  # the driver's: stores and counts, calls nothing
     mapped = ds.map_batches(
         WorkActor,
         fn_constructor_args=(share, work, limit, cached or None),
@@ -155,10 +155,9 @@ class RayDataExecutor:
         return {"kind": "ray", "workers": self.workers}
 
     def map(self, work: Work, items: Iterable[Any], on_result: OnResult, limit: int) -> None:
-        store = self.caller.store
-        ds = item_rows(self.ray, work, items, store)
+        ds = item_rows(self.ray, work, items, self.caller.store)
         for item, result in map_work(
-            self.ray, ds, work, self.cfg, store, workers=self.workers, limit=limit
+            self.ray, ds, work, self.cfg, self.caller, workers=self.workers, limit=limit
         ):
             if on_result(item, result):
                 return
